@@ -1,0 +1,19 @@
+// detail/test_hooks.h: internals exposed to tests only (LevelDB's TEST_ convention).
+#pragma once
+
+#include <cstddef>
+
+namespace weft::detail {
+
+// TEST_m_tid() is the kernel thread id recorded by the M running the caller, read
+// through the runtime's non-cached per-thread accessor.
+long TEST_m_tid();
+// TEST_stack_kind() is "segmented" or "guarded".
+const char* TEST_stack_kind();
+// TEST_first_stack_size() is the usable size of the calling fiber's first segment.
+std::size_t TEST_first_stack_size();
+// TEST_fiber_has_segments() tells whether libgcc has mapped segments for the calling
+// fiber (segmented stacks): a fiber that stays on its first segment has none.
+bool TEST_fiber_has_segments();
+
+}  // namespace weft::detail

@@ -1,0 +1,109 @@
+// weft/select.h: Go's select over channels of any element types, and after().
+//
+//   weft::select(
+//       weft::on_recv(jobs, [&](std::optional<Job> j) { if (j) run(*j); else done = true; }),
+//       weft::on_send(results, r, [&] { sent++; }),
+//       weft::on_recv(weft::after(std::chrono::seconds(1)), [&](auto) { timed_out = true; }));
+//
+// select() waits until one case can proceed, performs it, runs that case's callback and
+// returns the case's index. Ready cases are chosen in random order (fairness); an
+// on_default case makes the select non-blocking. A receive case gets nullopt when its
+// channel is closed; a send case on a closed channel throws ChanClosedError. A nil
+// channel's case never fires. A fiber waiting in select is parked on every channel at
+// once ("select" in fiber dumps); the first channel to fire wins, the others forget it.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <source_location>
+#include <tuple>
+#include <utility>
+
+#include "weft/chan.h"
+#include "weft/time.h"
+
+namespace weft {
+
+template <class T, class F>
+struct RecvCase {
+  Chan<T> ch;  // a handle copy: the case may outlive a temporary channel expression
+  F fn;        // called with std::optional<T>
+  alignas(T) unsigned char slot[sizeof(T)];
+  void fill(detail::SelCase& c) {
+    c.core = ch.core();
+    c.elem = slot;
+  }
+  void fire(const detail::SelCase& c) {
+    if (!c.ok) return fn(std::optional<T>());
+    T* p = std::launder(reinterpret_cast<T*>(slot));
+    std::optional<T> v(std::move(*p));
+    p->~T();
+    fn(std::move(v));
+  }
+};
+
+template <class T, class F>
+struct SendCase {
+  Chan<T> ch;
+  T value;
+  F fn;  // called with no arguments once the value is sent
+  void fill(detail::SelCase& c) {
+    c.core = ch.core();
+    c.send = true;
+    c.elem = &value;
+  }
+  void fire(const detail::SelCase&) { fn(); }
+};
+
+template <class F>
+struct DefaultCase {
+  F fn;
+  void fill(detail::SelCase& c) { c.is_default = true; }
+  void fire(const detail::SelCase&) { fn(); }
+};
+
+// on_recv() is `case v, ok := <-ch:`; fn receives std::optional<T> (nullopt: closed).
+template <class T, class F>
+RecvCase<T, F> on_recv(const Chan<T>& ch, F fn) {
+  return RecvCase<T, F>{ch, std::move(fn), {}};
+}
+// on_send() is `case ch <- v:`.
+template <class T, class F>
+SendCase<T, F> on_send(const Chan<T>& ch, T v, F fn) {
+  return SendCase<T, F>{ch, std::move(v), std::move(fn)};
+}
+// on_default() is `default:`.
+template <class F>
+DefaultCase<F> on_default(F fn) {
+  return DefaultCase<F>{std::move(fn)};
+}
+
+namespace detail {
+template <class Tuple, std::size_t... I>
+int select_tuple(Tuple& cases, std::index_sequence<I...>, const std::source_location& site) {
+  constexpr std::size_t n = sizeof...(I);
+  static_assert(n > 0 && n <= 64, "select takes 1 to 64 cases");
+  SelCase arr[n];
+  (std::get<I>(cases).fill(arr[I]), ...);
+  int k = select_impl(arr, static_cast<int>(n), site);
+  ((k == static_cast<int>(I) ? (std::get<I>(cases).fire(arr[I]), 0) : 0), ...);
+  return k;
+}
+}  // namespace detail
+
+// select() runs the first case that can proceed; returns its index.
+template <class... Cases>
+int select(Cases&&... cases) {
+  auto tuple = std::forward_as_tuple(cases...);
+  return detail::select_tuple(tuple, std::index_sequence_for<Cases...>{},
+                              std::source_location::current());
+}
+
+// after() returns a channel that receives the time once, `d` from now (Go's time.After).
+inline Chan<Clock::time_point> after(Duration d) {
+  Chan<Clock::time_point> c(1);
+  Timer::after_func(d, [c] { c.try_send(Clock::now()); });
+  return c;
+}
+
+}  // namespace weft

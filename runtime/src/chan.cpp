@@ -1,0 +1,365 @@
+// chan.cpp: channels (weft/chan.h), after Go's runtime/chan.go.
+//
+// One lock per channel (the spin word of recvq_) guards the buffer, both wait queues
+// and `closed_`; it is held for a few dozen instructions and never across a park.
+// Invariants:
+//   - at most one of recvq_ and sendq_ is non-empty;
+//   - recvq_ non-empty => the buffer is empty; sendq_ non-empty => the buffer is full
+//     (an unbuffered channel is always "full").
+// A waiter's Waiter::elem points at the sender's value or at the receiver's raw slot;
+// whoever completes the operation moves the element there *under the lock*, sets
+// Waiter::handoff (false means "woken by close"), releases the lock, and only then
+// wakes the waiter (waiter.h): the woken receiver is made runnext on the waker's P.
+#include "weft/chan.h"
+
+#include <algorithm>
+#include <functional>
+#include <thread>
+
+#include "blockprof.h"
+#include "leaf.h"
+#include "proc.h"
+#include "waiter.h"
+
+namespace weft::detail {
+
+namespace {
+
+[[noreturn]] __attribute__((noinline, cold)) void throw_closed(const char* what) {
+  throw ChanClosedError(what);
+}
+
+// park_or_spin() waits until w is woken: parks a fiber, spins a plain thread.
+void park_or_spin(Waiter* w, WaitReason reason) {
+  if (w->g) {
+    waiter_park(w, reason);
+    return;
+  }
+  std::uint32_t s;
+  while ((s = waiter_state(w).load(std::memory_order_acquire)) == Waiter::kRunning ||
+         s == Waiter::kClaiming)
+    leaf_sched_yield();
+}
+
+}  // namespace
+
+ChanCore::ChanCore(const ChanOps* ops, std::size_t cap)
+    : ops_(ops),
+      cap_(cap),
+      buf_(cap ? static_cast<unsigned char*>(::operator new(cap * ops->size)) : nullptr) {}
+
+ChanCore::~ChanCore() {
+  for (std::size_t i = 0; i < count_; i++) ops_->destroy(buf_ + ((head_ + i) % cap_) * ops_->size);
+  ::operator delete(buf_);
+}
+
+// give_locked() completes a send without waiting, if it can: to a waiting receiver or
+// into the buffer. A waiting receiver is claimed here, under the lock -- a select's
+// waiter may already have been won through another channel, and is then skipped --
+// and *to_ready is the fiber to ready() once the lock is released.
+// REQUIRES: the channel lock is held and the channel is open.
+bool ChanCore::give_locked(void* elem, G** to_ready) {
+  *to_ready = nullptr;
+  while (Waiter* r = wl_pop_front(recvq_)) {
+    if (!waiter_claim_begin(r, to_ready)) continue;
+    ops_->move_construct(r->elem, elem);
+    r->handoff = true;
+    r->fired = true;
+    waiter_claim_end(r);
+    return true;
+  }
+  if (count_ < cap_) {
+    ops_->move_construct(buf_ + ((head_ + count_) % cap_) * ops_->size, elem);
+    count_++;
+    return true;
+  }
+  return false;
+}
+
+// take_locked() completes a receive without waiting, if it can: from a waiting sender
+// (claimed as above) or from the buffer. REQUIRES: the channel lock is held.
+bool ChanCore::take_locked(void* out, G** to_ready) {
+  *to_ready = nullptr;
+  while (Waiter* s = wl_pop_front(sendq_)) {
+    if (!waiter_claim_begin(s, to_ready)) continue;
+    if (cap_ == 0) {
+      ops_->move_construct(out, s->elem);  // straight from the sender's stack
+    } else {
+      // Full buffer: take its head; the sender's value goes to the tail.
+      unsigned char* slot = buf_ + head_ * ops_->size;
+      ops_->move_construct(out, slot);
+      ops_->destroy(slot);
+      ops_->move_construct(slot, s->elem);
+      head_ = (head_ + 1) % cap_;
+    }
+    s->handoff = true;
+    s->fired = true;
+    waiter_claim_end(s);
+    return true;
+  }
+  if (count_ > 0) {
+    unsigned char* slot = buf_ + head_ * ops_->size;
+    ops_->move_construct(out, slot);
+    ops_->destroy(slot);
+    head_ = (head_ + 1) % cap_;
+    count_--;
+    return true;
+  }
+  return false;
+}
+
+void ChanCore::send(void* elem, const std::source_location& site) {
+  G* wake;
+  wl_lock(recvq_);
+  if (closed_) {
+    wl_unlock(recvq_);
+    throw_closed("send on closed channel");
+  }
+  if (give_locked(elem, &wake)) {
+    wl_unlock(recvq_);
+    if (wake) ready(wake);
+    return;
+  }
+  Waiter w;
+  w.g = getg();
+  w.elem = elem;
+  wl_push_back(sendq_, &w);
+  wl_unlock(recvq_);
+  const std::int64_t t0 = block_start();
+  park_or_spin(&w, WaitReason::chan_send);
+  block_end(t0, WaitReason::chan_send, site);
+  if (!w.handoff) throw_closed("send on closed channel");
+}
+
+bool ChanCore::recv(void* out, const std::source_location& site) {
+  G* wake;
+  wl_lock(recvq_);
+  if (take_locked(out, &wake)) {
+    wl_unlock(recvq_);
+    if (wake) ready(wake);
+    return true;
+  }
+  if (closed_) {
+    wl_unlock(recvq_);
+    return false;
+  }
+  Waiter w;
+  w.g = getg();
+  w.elem = out;
+  wl_push_back(recvq_, &w);
+  wl_unlock(recvq_);
+  const std::int64_t t0 = block_start();
+  park_or_spin(&w, WaitReason::chan_receive);
+  block_end(t0, WaitReason::chan_receive, site);
+  return w.handoff;
+}
+
+bool ChanCore::try_send(void* elem) {
+  G* wake;
+  wl_lock(recvq_);
+  if (closed_) {
+    wl_unlock(recvq_);
+    throw_closed("send on closed channel");
+  }
+  const bool done = give_locked(elem, &wake);
+  wl_unlock(recvq_);
+  if (wake) ready(wake);
+  return done;
+}
+
+int ChanCore::try_recv(void* out) {
+  G* wake;
+  wl_lock(recvq_);
+  const bool done = take_locked(out, &wake);
+  const bool closed = closed_;
+  wl_unlock(recvq_);
+  if (wake) ready(wake);
+  return done ? 1 : closed ? -1 : 0;
+}
+
+void ChanCore::close() {
+  wl_lock(recvq_);
+  if (closed_) {
+    wl_unlock(recvq_);
+    throw_closed("close of closed channel");
+  }
+  closed_ = true;
+  // Every waiter leaves with handoff == false: receivers see "closed", senders throw.
+  G* batch[64];
+  for (;;) {
+    int n = 0;
+    for (WaitList* q : {&recvq_, &sendq_})
+      while (n < 64) {
+        Waiter* w = wl_pop_front(*q);
+        if (!w) break;
+        G* g = nullptr;
+        if (!waiter_claim_begin(w, &g)) continue;  // a select won elsewhere
+        w->fired = true;
+        waiter_claim_end(w);
+        if (g) batch[n++] = g;
+      }
+    const bool more = !wl_empty(recvq_) || !wl_empty(sendq_);
+    wl_unlock(recvq_);
+    for (int i = 0; i < n; i++) ready(batch[i]);
+    if (!more) return;
+    wl_lock(recvq_);
+  }
+}
+
+std::size_t ChanCore::len() const {
+  wl_lock(recvq_);
+  std::size_t n = count_;
+  wl_unlock(recvq_);
+  return n;
+}
+
+bool ChanCore::closed() const {
+  wl_lock(recvq_);
+  bool c = closed_;
+  wl_unlock(recvq_);
+  return c;
+}
+
+void chan_block_forever(const std::source_location&) {
+  // Go's nil channel: park with nobody to wake us (the fiber counts as leaked at exit).
+  for (;;) {
+    Waiter w;
+    w.g = getg();
+    if (w.g)
+      waiter_park(&w, WaitReason::chan_receive);
+    else
+      std::this_thread::sleep_for(std::chrono::hours(1));
+  }
+}
+
+}  // namespace weft::detail
+
+namespace weft::detail {
+
+// select_impl(): Go's selectgo. Cases with a null core are nil channels (never ready);
+// a case with `is_default` fires when nothing else is ready. Returns the index of the
+// case that fired; for a receive, cases[i].ok says whether a value arrived (false:
+// closed). Throws ChanClosedError for a send case on a closed channel.
+int select_impl(SelCase* cases, int n, const std::source_location& site) {
+  // The channels, once each, in address order: the order every select locks them in.
+  ChanCore* chans[64];
+  int nchans = 0;
+  int default_case = -1;
+  for (int i = 0; i < n; i++) {
+    if (cases[i].is_default) {
+      default_case = i;
+      continue;
+    }
+    ChanCore* c = cases[i].core;
+    if (!c) continue;
+    bool seen = false;
+    for (int k = 0; k < nchans; k++) seen |= chans[k] == c;
+    if (!seen && nchans < 64) chans[nchans++] = c;
+  }
+  std::sort(chans, chans + nchans, std::less<ChanCore*>());
+  auto lock_all = [&] {
+    for (int k = 0; k < nchans; k++) wl_lock(chans[k]->recvq_);
+  };
+  auto unlock_all = [&] {
+    for (int k = nchans - 1; k >= 0; k--) wl_unlock(chans[k]->recvq_);
+  };
+
+  // Poll in a random order (fairness), starting at a random case.
+  thread_local std::uint64_t rng = 0x9E3779B97F4A7C15ULL ^ reinterpret_cast<std::uintptr_t>(&rng);
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  int order[64];
+  for (int i = 0; i < n; i++) order[i] = i;
+  for (int i = n - 1; i > 0; i--) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    std::swap(order[i], order[rng % static_cast<std::uint64_t>(i + 1)]);
+  }
+
+  lock_all();
+  for (int j = 0; j < n; j++) {
+    SelCase& c = cases[order[j]];
+    if (c.is_default || !c.core) continue;
+    G* wake = nullptr;
+    if (c.send) {
+      if (c.core->closed_) {
+        unlock_all();
+        throw_closed("send on closed channel");
+      }
+      if (c.core->give_locked(c.elem, &wake)) {
+        unlock_all();
+        if (wake) ready(wake);
+        return order[j];
+      }
+    } else {
+      if (c.core->take_locked(c.elem, &wake)) {
+        unlock_all();
+        if (wake) ready(wake);
+        c.ok = true;
+        return order[j];
+      }
+      if (c.core->closed_) {
+        unlock_all();
+        c.ok = false;
+        return order[j];
+      }
+    }
+  }
+  if (default_case >= 0) {
+    unlock_all();
+    return default_case;
+  }
+  if (nchans == 0) {
+    unlock_all();
+    chan_block_forever(site);  // only nil channels: Go's select {} blocks forever
+  }
+
+  // Nothing ready: wait on every channel with one shared state word.
+  SelectState ss;
+  Waiter ws[64];
+  G* self = getg();
+  for (int i = 0; i < n; i++) {
+    SelCase& c = cases[i];
+    if (c.is_default || !c.core) continue;
+    Waiter& w = ws[i];
+    w.g = self;
+    w.sel = &ss;
+    w.elem = c.elem;
+    w.chan = c.core;
+    wl_push_back(c.send ? c.core->sendq_ : c.core->recvq_, &w);
+  }
+  unlock_all();
+  const std::int64_t t0 = block_start();
+  Waiter* any = nullptr;
+  for (int i = 0; i < n && !any; i++)
+    if (!cases[i].is_default && cases[i].core) any = &ws[i];
+  if (self) {
+    waiter_park(any, WaitReason::select);
+  } else {
+    std::uint32_t s;
+    while ((s = ss.state.load(std::memory_order_acquire)) == Waiter::kRunning ||
+           s == Waiter::kClaiming)
+      leaf_sched_yield();
+  }
+  block_end(t0, WaitReason::select, site);
+
+  // Dequeue from every channel that did not fire; find the one that did.
+  int fired = -1;
+  lock_all();
+  for (int i = 0; i < n; i++) {
+    SelCase& c = cases[i];
+    if (c.is_default || !c.core) continue;
+    Waiter& w = ws[i];
+    if (w.fired) fired = i;
+    if (w.linked) wl_remove(c.send ? c.core->sendq_ : c.core->recvq_, &w);
+  }
+  unlock_all();
+  SelCase& c = cases[fired];
+  if (c.send && !ws[fired].handoff) throw_closed("send on closed channel");
+  c.ok = ws[fired].handoff;
+  return fired;
+}
+
+}  // namespace weft::detail

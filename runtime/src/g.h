@@ -1,0 +1,70 @@
+// g.h: the fiber (G, after Go's g).
+//
+// G status says who owns the stack and which queue the G is on. Transitions:
+//
+//            go()                  schedule()               park()
+//   idle ----------> runnable ---------------> running ---------------> waiting
+//                      ^  ^                    |  |  |                     |
+//                      |  +---- yield() -------+  |  | enter_blocking()    | ready()
+//                      |                          |  v                     |
+//                      +------------------------- | syscall               |
+//                      |   exit_blocking() w/o P  |                        |
+//                      +-----------------------------------------------------+
+//                                                 | fn returns
+//                                                 v
+//                                               dead  (in a P's free list; reused by go())
+//
+//   idle      fresh or recycled; on no queue; nobody runs it.
+//   runnable  on exactly one run queue (a P's runq or runnext, or the global queue);
+//             its stack is quiescent and owned by whoever dequeues it.
+//   running   executing on an M (g->m); owns its stack; on no queue.
+//   waiting   parked: on some wait list (a WaitList, a timer, a poll descriptor), on no
+//             run queue. Exactly one waker wins the right to ready() it.
+//   syscall   in weft::blocking(): owns its stack and its M; its P may be retaken.
+//   dead      finished; in a free list; its stack is kept for reuse.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <source_location>
+#include <string>
+
+#include "context.h"
+#include "stack.h"
+#include "weft/detail/function.h"
+#include "weft/introspect.h"
+
+namespace weft::detail {
+
+struct M;
+struct P;
+
+enum class GStatus : std::uint8_t { idle, runnable, running, waiting, syscall, dead };
+
+struct G {
+  Context ctx;                   // saved registers while not running
+  Stack stack;                   // first segment (segmented) or the whole stack
+  std::atomic<GStatus> status{GStatus::idle};
+  std::atomic<WaitReason> wait_reason{WaitReason::none};  // relaxed: read by snapshots
+  std::atomic<std::int64_t> status_since{0};  // now_ns() of the last status change
+  FiberId id = 0;
+  M* m = nullptr;                // the M running it (valid while running/syscall)
+  G* schedlink = nullptr;        // free lists
+  G* allg_next = nullptr;        // registry (never unlinked: Gs are recycled)
+  Function fn;                   // the body; reset when it returns
+  // Identity, written when a fiber starts and ends on this G, read by snapshots:
+  // guarded by ident_lock (a spin word; never contended in practice).
+  std::atomic<std::uint32_t> ident_lock{0};
+  std::string name;
+  std::source_location site;     // where go() was called
+  // Park protocol scratch (see proc.h park()):
+  bool (*park_unlock)(G*, void*) = nullptr;
+  void* park_arg = nullptr;
+  // Wake-up payload for timed waits: set by the waker that won.
+  std::uint32_t park_token = 0;
+};
+
+// Default fiber name when go() is given none.
+inline constexpr const char* kUnnamed = "";
+
+}  // namespace weft::detail

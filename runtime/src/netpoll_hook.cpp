@@ -1,0 +1,47 @@
+// netpoll_hook.cpp: the scheduler side of the poller seam (see netpoll_hook.h).
+#include "netpoll_hook.h"
+
+#include <sys/resource.h>
+
+#include <atomic>
+
+#include "proc.h"
+
+namespace weft::detail {
+
+namespace {
+std::atomic<NetpollHook*> g_hook{nullptr};
+}
+
+void netpoll_install(NetpollHook* hook) { g_hook.store(hook, std::memory_order_release); }
+
+NetpollHook* netpoller() { return g_hook.load(std::memory_order_acquire); }
+
+int netpoll_inject(std::int64_t delay_ns) {
+  NetpollHook* hook = netpoller();
+  if (!hook) return 0;
+  G* list = hook->poll(delay_ns);
+  sched->last_poll.store(nanotime(), std::memory_order_relaxed);
+  int n = 0;
+  while (list) {
+    G* g = list;
+    list = g->schedlink;
+    g->schedlink = nullptr;
+    ready(g);
+    n++;
+  }
+  return n;
+}
+
+void netpoll_raise_nofile() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+void netpoll_start() {}
+void netpoll_stop() {}
+
+}  // namespace weft::detail

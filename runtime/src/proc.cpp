@@ -1,0 +1,994 @@
+// proc.cpp: the scheduler -- G creation and exit, run queues, finding work, parking
+// and waking Ms, the post-switch protocol, and run(). See proc.h for the design.
+#include "proc.h"
+
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <typeinfo>
+
+#include "blockprof.h"
+#include "leaf.h"
+#include "systemstack.h"
+#include "netpoll_hook.h"
+#include "registry.h"
+#include "weft/runtime.h"
+
+#if WEFT_SPLIT_STACK
+extern "C" {
+void __splitstack_getcontext(void* context[10]);
+void __splitstack_setcontext(void* context[10]);
+}
+#endif
+
+namespace weft::detail {
+
+Sched* sched = nullptr;
+
+// Fiber ids are unique for the life of the process, across runs.
+static std::atomic<std::uint64_t> goid_gen{1};
+
+namespace {
+
+thread_local M* tls_m = nullptr;
+
+constexpr int kGfreeLocalMax = 64;  // dead Gs a P keeps before spilling half
+
+inline std::uint64_t fastrand(M* m) {
+  // xorshift64*: good enough to pick steal victims and sample profiles.
+  std::uint64_t x = m->fastrand;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  m->fastrand = x;
+  return x * 0x2545F4914F6CDD1DULL;
+}
+
+// ---- P lists (REQUIRES: sched->lock held) --------------------------------------------
+
+void pidleput(P* p) {
+  p->status.store(PStatus::idle, std::memory_order_seq_cst);
+  p->m = nullptr;
+  p->link = sched->pidle;
+  sched->pidle = p;
+  sched->npidle.fetch_add(1, std::memory_order_seq_cst);
+}
+
+P* pidleget() {
+  P* p = sched->pidle;
+  if (p) {
+    sched->pidle = p->link;
+    p->link = nullptr;
+    sched->npidle.fetch_sub(1, std::memory_order_seq_cst);
+    sysmon_wake(sched);  // it may be in deep sleep: a P is about to run fibers
+  }
+  return p;
+}
+
+void acquirep(M* m, P* p) {
+  m->p = p;
+  p->m = m;
+  p->status.store(PStatus::running, std::memory_order_seq_cst);
+}
+
+// ---- G free lists -----------------------------------------------------------------
+
+// The global free list is a stack of batches (each a linked list of Gs), so that a P
+// refills or spills half a cache in O(1) under the lock instead of walking Gs that
+// died on another P -- each a cache miss.
+G* gfget(P* p) {
+  if (p && !p->gfree) {
+    sched->gfree_lock.lock();
+    if (!sched->gfree_batches.empty()) {
+      Sched::GBatch b = sched->gfree_batches.back();
+      sched->gfree_batches.pop_back();
+      sched->ngfree -= b.n;
+      p->gfree = b.head;
+      p->ngfree = b.n;
+    }
+    sched->gfree_lock.unlock();
+  }
+  if (p && p->gfree) {
+    G* g = p->gfree;
+    p->gfree = g->schedlink;
+    p->ngfree--;
+    g->schedlink = nullptr;
+    return g;
+  }
+  if (!p) {  // off a P (go() from a plain thread): take one G from a batch
+    G* g = nullptr;
+    sched->gfree_lock.lock();
+    if (!sched->gfree_batches.empty()) {
+      Sched::GBatch& b = sched->gfree_batches.back();
+      g = b.head;
+      b.head = g->schedlink;
+      sched->ngfree--;
+      if (--b.n == 0) sched->gfree_batches.pop_back();
+      g->schedlink = nullptr;
+    }
+    sched->gfree_lock.unlock();
+    return g;
+  }
+  return nullptr;
+}
+
+void gfput(P* p, G* g) {
+  if (!p) {
+    sched->gfree_lock.lock();
+    g->schedlink = nullptr;
+    sched->gfree_batches.push_back(Sched::GBatch{g, 1});
+    sched->ngfree++;
+    sched->gfree_lock.unlock();
+    return;
+  }
+  g->schedlink = p->gfree;
+  p->gfree = g;
+  if (++p->ngfree < kGfreeLocalMax) return;
+  // Spill the older half (the tail) as one batch; the newest, warmest Gs stay.
+  G* keep_last = p->gfree;
+  for (int i = 1; i < kGfreeLocalMax / 2; i++) keep_last = keep_last->schedlink;
+  G* spill = keep_last->schedlink;
+  keep_last->schedlink = nullptr;
+  const int n = p->ngfree - kGfreeLocalMax / 2;
+  p->ngfree = kGfreeLocalMax / 2;
+#if WEFT_SPLIT_STACK
+  for (G* x = spill; x; x = x->schedlink) split_stack_release(x->ctx.ss);
+#endif
+  sched->gfree_lock.lock();
+  sched->gfree_batches.push_back(Sched::GBatch{spill, n});
+  sched->ngfree += n;
+  sched->gfree_lock.unlock();
+}
+
+// ---- run queues ---------------------------------------------------------------------
+
+void runq_put(P* p, G* g, bool next) {
+  if (next) {
+    G* old = p->runnext.exchange(g, std::memory_order_acq_rel);
+    if (!old) return;
+    g = old;  // the old runnext goes to the tail
+  }
+  while (!p->runq.push(g)) {
+    // Full: move half of it to the global queue in one batch.
+    G* batch[Runq::kSize / 2 + 1];
+    std::uint32_t n = p->runq.take_half(batch);
+    if (n == 0) continue;  // a thief made room
+    batch[n++] = g;
+    sched->runq.enqueue_bulk(batch, n);
+    sched->runqsize.fetch_add(n, std::memory_order_seq_cst);
+    return;
+  }
+}
+
+// runq_get() takes the next G of p: runnext first (inheriting the time slice), then the
+// local queue. Owner only.
+G* runq_get(P* p, bool* inherit) {
+  G* next = p->runnext.load(std::memory_order_relaxed);
+  if (next && p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
+    *inherit = true;
+    return next;
+  }
+  *inherit = false;
+  return p->runq.pop();
+}
+
+// globrunq_get() takes a batch from the global queue: runs the first, queues the rest
+// locally. `max` 0 means "a fair share".
+G* globrunq_get(P* p, std::int64_t max) {
+  std::int64_t size = sched->runqsize.load(std::memory_order_relaxed);
+  if (size <= 0) return nullptr;
+  std::int64_t n = size / sched->nprocs + 1;
+  if (n > size) n = size;
+  if (max > 0 && n > max) n = max;
+  if (n > static_cast<std::int64_t>(Runq::kSize / 2)) n = Runq::kSize / 2;
+  G* batch[Runq::kSize / 2];
+  std::size_t got = sched->runq.try_dequeue_bulk(batch, static_cast<std::size_t>(n));
+  if (got == 0) return nullptr;
+  sched->runqsize.fetch_sub(static_cast<std::int64_t>(got), std::memory_order_seq_cst);
+  p->n_global_takes.fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t i = 1; i < got; i++) runq_put(p, batch[i], false);
+  return batch[0];
+}
+
+// runq_steal() moves half of victim's queue into p's and returns one G to run.
+G* runq_steal(P* p, P* victim, bool steal_runnext) {
+  G* batch[Runq::kSize / 2];
+  std::uint32_t n = victim->runq.grab(batch);
+  if (n == 0 && steal_runnext) {
+    G* next = victim->runnext.load(std::memory_order_acquire);
+    if (next && victim->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
+      batch[0] = next;
+      n = 1;
+    }
+  }
+  if (n == 0) return nullptr;
+  for (std::uint32_t i = 0; i + 1 < n; i++) runq_put(p, batch[i], false);
+  p->n_steals.fetch_add(1, std::memory_order_relaxed);
+  p->n_stolen.fetch_add(n, std::memory_order_relaxed);
+  return batch[n - 1];
+}
+
+// ---- M lifecycle ---------------------------------------------------------------------
+
+void schedule(M* m);
+
+void mstart(M* m) {
+  tls_m = m;
+  m->rec.eh = eh_globals_current();
+  m->tid = static_cast<pid_t>(syscall(SYS_gettid));
+  context_thread_init(m->g0);
+  overflow_handler_install_thread(m);
+  schedule(m);
+  overflow_handler_remove_thread(m);
+  tls_m = nullptr;
+}
+
+// allocm() makes an M; publishm() lists it in allm once its thread object is set, so
+// that shutdown never reads a std::thread being assigned.
+M* allocm() {
+  M* m = new M;
+  m->rec.arg = m;
+  systemstack_init(m);
+  m->id = sched->nm.load(std::memory_order_relaxed);
+  m->fastrand = 0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(m->id + 1) ^
+                static_cast<std::uint64_t>(nanotime());
+  sched->nm.fetch_add(1, std::memory_order_relaxed);
+  return m;
+}
+
+void publishm(M* m) {
+  sched->lock.lock();
+  sched->allm.push_back(m);
+  sched->lock.unlock();
+}
+
+// startm() runs p (an idle P if nullptr) on an idle or new M.
+void startm(P* p, bool spinning) {
+  sched->lock.lock();
+  if (!p) {
+    p = pidleget();
+    if (!p) {
+      sched->lock.unlock();
+      if (spinning) sched->nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+      return;
+    }
+  }
+  M* nm = sched->midle;
+  if (nm) {
+    sched->midle = nm->link;
+    sched->nmidle--;
+  }
+  sched->lock.unlock();
+  if (!nm) {
+    nm = allocm();
+    nm->spinning = spinning;
+    nm->nextp = p;
+    nm->thread = std::thread(mstart, nm);
+    publishm(nm);
+    return;
+  }
+  nm->spinning = spinning;
+  nm->nextp = p;
+  sched->n_wakeups.fetch_add(1, std::memory_order_relaxed);
+  nm->park.wakeup();
+}
+
+// stopm() parks m until startm() hands it a P. Returns false at shutdown.
+bool stopm(M* m) {
+  sched->lock.lock();
+  m->link = sched->midle;
+  sched->midle = m;
+  sched->nmidle++;
+  sched->lock.unlock();
+  sched->n_parks.fetch_add(1, std::memory_order_relaxed);
+  for (;;) {
+    m->park.sleep();
+    m->park.clear();
+    if (m->nextp) break;
+    if (sched->stopping.load(std::memory_order_acquire)) return false;
+  }
+  acquirep(m, m->nextp);
+  m->nextp = nullptr;
+  return true;
+}
+
+void resetspinning(M* m) {
+  m->spinning = false;
+  if (sched->nmspinning.fetch_sub(1, std::memory_order_seq_cst) == 1) wakep();
+}
+
+// ---- switching -------------------------------------------------------------------------
+
+inline void execute_prep(M* m, P* p, G* g, bool inherit) {
+  if (!inherit) {
+    p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1,
+                       std::memory_order_relaxed);
+    if (p->preempt.load(std::memory_order_relaxed))
+      p->preempt.store(false, std::memory_order_relaxed);
+  }
+  g->status.store(GStatus::running, std::memory_order_relaxed);
+  g->m = m;
+  m->curg = g;
+  p->n_switches.store(p->n_switches.load(std::memory_order_relaxed) + 1,
+                      std::memory_order_relaxed);
+}
+
+void gdestroy(M* m, G* g);
+
+// The live-fiber count is kept per P (owner-written) so go() and exit never share a
+// cache line; the registry sums it. Off a P, a shared counter takes the update.
+inline void live_add(P* p, std::int64_t d) {
+  if (p)
+    p->n_live.store(p->n_live.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+  else
+    registry_live_add(d);
+}
+
+// post_switch() finishes whatever the previous context left in m->post. Runs first
+// thing on every resumed context (see proc.h, "Switching").
+void post_switch(M* m) {
+  PostKind kind = m->post;
+  if (kind == PostKind::none) return;
+  G* prev = m->post_g;
+  m->post = PostKind::none;
+  m->post_g = nullptr;
+  switch (kind) {
+    case PostKind::none:
+      break;
+    case PostKind::yield_local:
+      prev->status.store(GStatus::runnable, std::memory_order_relaxed);
+      runq_put(m->p, prev, false);
+      break;
+    case PostKind::yield_global:
+      prev->status.store(GStatus::runnable, std::memory_order_relaxed);
+      globrunq_put(prev);
+      break;
+    case PostKind::park:
+      prev->status.store(GStatus::waiting, std::memory_order_release);
+      if (prev->park_unlock && !prev->park_unlock(prev, prev->park_arg)) {
+        // Cancelled: the event it waits for already happened.
+        prev->status.store(GStatus::runnable, std::memory_order_relaxed);
+        runq_put(m->p, prev, true);
+      }
+      break;
+    case PostKind::exit:
+      gdestroy(m, prev);
+      break;
+  }
+}
+
+[[noreturn]] WEFT_NO_SPLIT_STACK void fiber_main(transfer_t t);
+#if !WEFT_SPLIT_STACK
+[[noreturn]] void overflow_report(G* g);
+#endif
+
+// switch_away() leaves the running fiber g with post action `kind`: directly to the next
+// runnable G of this P if there is one, to g0 otherwise. Returns when g is resumed.
+void switch_away(M* m, G* g, PostKind kind) {
+#if !WEFT_SPLIT_STACK
+  if (!stack_canary_ok(g->stack)) overflow_report(g);
+#endif
+  P* p = m->p;
+  G* next = nullptr;
+  bool inherit = false;
+  if (p && !sched->stopping.load(std::memory_order_relaxed)) {
+    if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
+        sched->runqsize.load(std::memory_order_relaxed) > 0)
+      systemstack([&] { next = globrunq_get(p, 1); });
+    if (!next) next = runq_get(p, &inherit);
+  }
+  m->post = kind;
+  m->post_g = g;
+  SwitchRecord* rec;
+  if (next) {
+    execute_prep(m, p, next, inherit);
+    rec = context_switch(g->ctx, next->ctx, &m->rec, kind == PostKind::exit);
+  } else {
+    m->curg = nullptr;
+    rec = context_switch(g->ctx, m->g0, &m->rec, kind == PostKind::exit);
+  }
+  // Resumed, possibly on another M: only `rec` tells which.
+  M* now = static_cast<M*>(rec->arg);
+  systemstack([now] { post_switch(now); });
+}
+
+#if !WEFT_SPLIT_STACK
+[[noreturn]] void overflow_report(G* g) {
+  char buf[512];
+  int n = std::snprintf(buf, sizeof buf,
+                        "fatal error: stack overflow in fiber %llu \"%s\" (bottom of an unguarded "
+                        "stack overwritten; raise vm.max_map_count)\ncreated by %s\n\tat %s:%u\n",
+                        static_cast<unsigned long long>(g->id), g->name.c_str(),
+                        g->site.function_name(), g->site.file_name(),
+                        static_cast<unsigned>(g->site.line()));
+  if (write(2, buf, static_cast<std::size_t>(n > 0 ? n : 0)) < 0) {
+  }
+  std::_Exit(2);
+}
+#endif
+
+// ---- finding work ---------------------------------------------------------------------
+
+std::int64_t earliest_timer() {
+  std::int64_t next = 0;
+  for (P* p : sched->allp) {
+    std::int64_t w = p->timer0.load(std::memory_order_seq_cst);
+    if (w != 0 && (next == 0 || w < next)) next = w;
+  }
+  return next;
+}
+
+G* steal_work(M* m, P* p, bool* inherit) {
+  const int n = sched->nprocs;
+  for (int round = 0; round < 4; round++) {
+    const bool last = round == 3;
+    int start = static_cast<int>(fastrand(m) % static_cast<std::uint64_t>(n));
+    for (int k = 0; k < n; k++) {
+      P* victim = sched->allp[(start + k) % n];
+      if (victim == p) continue;
+      if (last) {
+        std::int64_t w = victim->timer0.load(std::memory_order_relaxed);
+        if (w != 0 && w <= nanotime()) {
+          timer_run(victim, nanotime());
+          if (G* g = runq_get(p, inherit)) return g;
+        }
+      }
+      if (G* g = runq_steal(p, victim, last)) {
+        *inherit = false;
+        return g;
+      }
+    }
+  }
+  return nullptr;
+}
+
+// findrunnable() returns a G to run, parking m while there is none. Returns nullptr at
+// shutdown (m then holds no P).
+G* findrunnable(M* m, bool* inherit) {
+top:
+  P* p = m->p;
+  if (sched->stopping.load(std::memory_order_acquire)) {
+    sched->lock.lock();
+    pidleput(p);
+    sched->lock.unlock();
+    m->p = nullptr;
+    return nullptr;
+  }
+  std::int64_t t0 = p->timer0.load(std::memory_order_relaxed);
+  if (t0 != 0 && t0 <= nanotime()) timer_run(p, nanotime());
+
+  if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 && sched->runqsize.load(std::memory_order_relaxed) > 0)
+    if (G* g = globrunq_get(p, 1)) return *inherit = false, g;
+  if (G* g = runq_get(p, inherit)) return g;
+  if (sched->runqsize.load(std::memory_order_relaxed) > 0)
+    if (G* g = globrunq_get(p, 0)) return *inherit = false, g;
+  if (netpoller() && netpoll_inject(0) > 0)
+    if (G* g = runq_get(p, inherit)) return g;
+
+  // Steal, unless enough Ms already spin (half the busy Ps, as Go limits it).
+  const int busy = sched->nprocs - sched->npidle.load(std::memory_order_relaxed);
+  if (m->spinning || 2 * sched->nmspinning.load(std::memory_order_relaxed) < busy) {
+    if (!m->spinning) {
+      m->spinning = true;
+      sched->nmspinning.fetch_add(1, std::memory_order_seq_cst);
+    }
+    if (G* g = steal_work(m, p, inherit)) return g;
+    if (G* g = runq_get(p, inherit)) return g;  // timers we ran readied it here
+  }
+
+  // Nothing: give up the P, stop spinning, then look once more before parking.
+  sched->lock.lock();
+  pidleput(p);
+  sched->lock.unlock();
+  m->p = nullptr;
+  const bool was_spinning = m->spinning;
+  if (m->spinning) {
+    m->spinning = false;
+    sched->nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  bool work = sched->runqsize.load(std::memory_order_seq_cst) > 0;
+  if (!work && was_spinning)
+    for (P* q : sched->allp)
+      if (!q->runq.empty() || q->runnext.load(std::memory_order_seq_cst)) {
+        work = true;
+        break;
+      }
+  if (work) {
+    sched->lock.lock();
+    P* np = pidleget();
+    sched->lock.unlock();
+    if (np) {
+      acquirep(m, np);
+      if (was_spinning) {
+        m->spinning = true;
+        sched->nmspinning.fetch_add(1, std::memory_order_seq_cst);
+      }
+      goto top;
+    }
+  }
+
+  // Become the M that sleeps until the next timer (or I/O), if nobody is.
+  bool expected = false;
+  if (!sched->stopping.load(std::memory_order_acquire) &&
+      sched->poller_busy.compare_exchange_strong(expected, true, std::memory_order_seq_cst)) {
+    std::int64_t next = earliest_timer();
+    if (next != 0 || netpoller()) {
+      sched->poll_until.store(next, std::memory_order_seq_cst);
+      if (netpoller()) {
+        std::int64_t delay = next == 0 ? -1 : std::max<std::int64_t>(0, next - nanotime());
+        netpoll_inject(delay);
+      } else {
+        sched->poll_note.sleep_until_ns(next);
+        sched->poll_note.clear();
+      }
+      sched->poll_until.store(0, std::memory_order_seq_cst);
+      sched->poller_busy.store(false, std::memory_order_seq_cst);
+      sched->lock.lock();
+      P* np = pidleget();
+      sched->lock.unlock();
+      if (np) {
+        acquirep(m, np);
+        m->spinning = true;  // look at every P's timers and queues
+        sched->nmspinning.fetch_add(1, std::memory_order_seq_cst);
+        goto top;
+      }
+      // Every P is busy: they will find what the poll readied (global queue).
+    } else {
+      sched->poller_busy.store(false, std::memory_order_seq_cst);
+      // A timer may have been added between the scan and the store above.
+      if (earliest_timer() != 0) goto retry_poll;
+    }
+  } else {
+    std::int64_t next = earliest_timer();
+    std::int64_t until = sched->poll_until.load(std::memory_order_seq_cst);
+    if (next != 0 && (until == 0 || next < until)) poll_break();
+  }
+  if (!stopm(m)) return nullptr;
+  goto top;
+
+retry_poll:
+  sched->lock.lock();
+  {
+    P* np = pidleget();
+    sched->lock.unlock();
+    if (np) {
+      acquirep(m, np);
+      goto top;
+    }
+  }
+  if (!stopm(m)) return nullptr;
+  goto top;
+}
+
+// schedule() is g0's loop: find a G, run it until it switches back to g0, repeat.
+void schedule(M* m) {
+  for (;;) {
+    if (!m->p) {
+      if (m->nextp) {
+        acquirep(m, m->nextp);
+        m->nextp = nullptr;
+      } else if (!stopm(m)) {
+        return;
+      }
+    }
+    bool inherit = false;
+    G* g = findrunnable(m, &inherit);
+    if (!g) return;
+    if (m->spinning) resetspinning(m);
+    execute_prep(m, m->p, g, inherit);
+    SwitchRecord* rec = context_switch(m->g0, g->ctx, &m->rec, false);
+    post_switch(static_cast<M*>(rec->arg));
+  }
+}
+
+// ---- G creation and exit ------------------------------------------------------------
+
+G* galloc() {
+  G* g = new G;
+  g->stack = stack_alloc();
+  sched->n_stacks.fetch_add(1, std::memory_order_relaxed);
+  registry_add(g);
+  return g;
+}
+
+void begin_shutdown();
+
+[[noreturn]] void panic_uncaught(G* g) {
+  std::string what = "unknown exception";
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    what = std::string(e.what()) + " [" + typeid(e).name() + "]";
+  } catch (...) {
+  }
+  char buf[1024];
+  int n = std::snprintf(buf, sizeof buf,
+                        "panic: uncaught exception in fiber: %s\n\n"
+                        "fiber %llu \"%s\" [running]:\ncreated by %s\n\tat %s:%u\n",
+                        what.c_str(), static_cast<unsigned long long>(g->id), g->name.c_str(),
+                        g->site.function_name(), g->site.file_name(),
+                        static_cast<unsigned>(g->site.line()));
+  if (write(2, buf, static_cast<std::size_t>(n < 0 ? 0 : std::min<int>(n, sizeof buf - 1))) < 0) {
+  }
+  std::_Exit(2);
+}
+
+FiberId main_id = 0;
+
+// fiber_main() is every fiber's first frame. Not split-stack: its catch calls into
+// libstdc++, which would make gold start every fiber on a 1 MiB segment (leaf.h).
+void fiber_main(transfer_t t) {
+  SwitchRecord* rec = context_resumed(t);
+  M* m = static_cast<M*>(rec->arg);
+  systemstack([m] { post_switch(m); });
+  G* g = m->curg;
+  try {
+    g->fn();
+  } catch (...) {
+    panic_uncaught(g);
+  }
+  g->fn.reset();
+  if (g->id == main_id) systemstack([] { begin_shutdown(); });
+  m = getm();  // the fiber may have moved
+  switch_away(m, m->curg, PostKind::exit);
+  __builtin_unreachable();
+}
+
+void gdestroy(M* m, G* g) {
+  g->status.store(GStatus::dead, std::memory_order_release);
+  spin_acquire(g->ident_lock);
+  g->name.clear();
+  spin_release(g->ident_lock);
+  g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
+  // Segmented stacks: the segments it grew stay with the G for the next fiber.
+  live_add(m->p, -1);
+  gfput(m->p, g);
+}
+
+}  // namespace
+
+void ready_impl(G* g);
+FiberId newproc_impl(Function& fn, std::string& name, std::source_location site);
+
+// ---- exported within the runtime -------------------------------------------------------
+
+__attribute__((noipa)) M* getm() {
+  asm volatile("" ::: "memory");
+  return tls_m;
+}
+
+G* getg() {
+  M* m = getm();
+  return m ? m->curg : nullptr;
+}
+
+std::int64_t nanotime() {
+  struct timespec ts;
+  leaf_clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+void wakep() {
+  if (sched->npidle.load(std::memory_order_seq_cst) == 0) return;
+  int zero = 0;
+  if (sched->nmspinning.load(std::memory_order_seq_cst) != 0 ||
+      !sched->nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst))
+    return;
+  startm(nullptr, true);
+}
+
+void poll_break() {
+  if (NetpollHook* np = netpoller())
+    np->wake();
+  else
+    sched->poll_note.wakeup();
+}
+
+void globrunq_put(G* g) {
+  sched->runq.enqueue(g);
+  sched->runqsize.fetch_add(1, std::memory_order_seq_cst);
+  wakep();
+}
+
+void park(WaitReason reason, bool (*unlock)(G*, void*), void* arg) {
+  M* m = getm();
+  G* g = m->curg;
+  g->wait_reason.store(reason, std::memory_order_relaxed);
+  g->park_unlock = unlock;
+  g->park_arg = arg;
+  g->status_since.store(coarse_now(), std::memory_order_relaxed);
+  switch_away(m, g, PostKind::park);
+  g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
+}
+
+void ready(G* g) {
+  systemstack([g] { ready_impl(g); });
+}
+
+void ready_impl(G* g) {
+  g->status_since.store(0, std::memory_order_relaxed);  // kept for waits only
+  g->status.store(GStatus::runnable, std::memory_order_relaxed);
+  M* m = getm();
+  P* p = m ? m->p : nullptr;
+  if (!p) {
+    globrunq_put(g);
+    return;
+  }
+  runq_put(p, g, true);
+  wakep();
+}
+
+void gosched(M* m, bool global) {
+  G* g = m->curg;
+  switch_away(m, g, global ? PostKind::yield_global : PostKind::yield_local);
+}
+
+void check_preempt() {
+  M* m = getm();
+  if (!m || !m->curg || !m->p) return;
+  G* g = m->curg;
+  P* p = m->p;
+  if (!p->preempt.load(std::memory_order_relaxed)) return;
+  p->preempt.store(false, std::memory_order_relaxed);
+  sched->n_preemptions.fetch_add(1, std::memory_order_relaxed);
+  switch_away(m, g, PostKind::yield_global);
+}
+
+// The blocking-call handoff (Go's entersyscall/exitsyscall). The P stays attached in
+// status `syscall`; sysmon retakes it after 20 µs (sysmon.cpp) and hands it to another M.
+void enter_blocking_impl() {
+  M* m = getm();
+  if (!m || !m->curg || !m->p) return;  // a plain thread, or nested: nothing to hand off
+  G* g = m->curg;
+  P* p = m->p;
+  g->status_since.store(coarse_now(), std::memory_order_relaxed);
+  g->status.store(GStatus::syscall, std::memory_order_relaxed);
+  p->syscalltick.fetch_add(1, std::memory_order_relaxed);
+  m->oldp = p;
+  m->p = nullptr;
+  p->status.store(PStatus::syscall, std::memory_order_seq_cst);
+}
+
+void exit_blocking_impl() {
+  M* m = getm();
+  if (!m || !m->curg || !m->oldp) return;
+  G* g = m->curg;
+  P* p = m->oldp;
+  m->oldp = nullptr;
+  PStatus s = PStatus::syscall;
+  if (p->status.compare_exchange_strong(s, PStatus::running, std::memory_order_seq_cst)) {
+    m->p = p;
+    p->m = m;
+    g->status.store(GStatus::running, std::memory_order_relaxed);
+    return;
+  }
+  // sysmon took the P. Any idle one?
+  P* np = nullptr;
+  systemstack([&] {
+    sched->lock.lock();
+    np = pidleget();
+    sched->lock.unlock();
+  });
+  if (np) {
+    acquirep(m, np);
+    g->status.store(GStatus::running, std::memory_order_relaxed);
+    return;
+  }
+  // None: queue g for whoever has a P, and park this M (on g0, see schedule()).
+  switch_away(m, g, PostKind::yield_global);
+}
+
+FiberId newproc(Function& fn, std::string& name, std::source_location site) {
+  FiberId id = 0;
+  systemstack([&] { id = newproc_impl(fn, name, site); });
+  check_preempt();
+  return id;
+}
+
+FiberId newproc_impl(Function& fn, std::string& name, std::source_location site) {
+  M* m = getm();
+  P* p = m ? m->p : nullptr;
+  G* g = gfget(p);
+  if (!g) g = galloc();
+  FiberId id;
+  if (p) {
+    if (p->goid_next == p->goid_end) {
+      p->goid_next = goid_gen.fetch_add(16, std::memory_order_relaxed);
+      p->goid_end = p->goid_next + 16;
+    }
+    id = p->goid_next++;
+  } else {
+    id = goid_gen.fetch_add(1, std::memory_order_relaxed);
+  }
+  g->fn = std::move(fn);
+  spin_acquire(g->ident_lock);
+  g->id = id;
+  g->name = std::move(name);
+  g->site = site;
+  spin_release(g->ident_lock);
+  g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
+#if WEFT_SPLIT_STACK
+  split_stack_make(g->ctx.ss, g->stack.lo, g->stack.size);
+#endif
+  context_make(g->ctx, g->stack.lo, g->stack.size, fiber_main);
+  g->status_since.store(0, std::memory_order_relaxed);  // "since" is kept for waits only
+  g->status.store(GStatus::runnable, std::memory_order_release);
+  live_add(p, 1);
+  if (p) {
+    p->n_spawned.store(p->n_spawned.load(std::memory_order_relaxed) + 1,
+                       std::memory_order_relaxed);
+    runq_put(p, g, true);
+    wakep();
+  } else {
+    globrunq_put(g);
+  }
+  return id;
+}
+
+namespace {
+
+void begin_shutdown() {
+  sched->stopping.store(true, std::memory_order_seq_cst);
+  sched->lock.lock();
+  std::vector<M*> ms = sched->allm;
+  sched->lock.unlock();
+  for (M* m : ms) m->park.wakeup();
+  poll_break();
+  sysmon_wake(sched);
+}
+
+}  // namespace
+
+// handoffp() gives a P retaken from a blocking call to whoever can use it (sysmon.cpp).
+void handoffp(P* p) {
+  if (sched->stopping.load(std::memory_order_acquire)) {
+    sched->lock.lock();
+    pidleput(p);
+    sched->lock.unlock();
+    return;
+  }
+  if (!p->runq.empty() || p->runnext.load(std::memory_order_acquire) ||
+      sched->runqsize.load(std::memory_order_seq_cst) > 0) {
+    startm(p, false);
+    return;
+  }
+  int zero = 0;
+  if (sched->nmspinning.load() + sched->npidle.load() == 0 &&
+      sched->nmspinning.compare_exchange_strong(zero, 1)) {
+    startm(p, true);
+    return;
+  }
+  sched->lock.lock();
+  pidleput(p);
+  sched->lock.unlock();
+  if (p->timer0.load(std::memory_order_seq_cst) != 0) poll_break();
+}
+
+std::int64_t coarse_now() {
+  struct timespec ts;
+  leaf_clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// ---- run() -------------------------------------------------------------------------------
+
+namespace {
+
+int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  long x = std::strtol(v, &end, 10);
+  return (end && *end == '\0' && x > 0 && x < 1 << 20) ? static_cast<int>(x) : fallback;
+}
+
+}  // namespace
+
+int run_runtime(Function main_fn, Options opts) {
+  if (sched) fatal("weft::run: a runtime is already running in this process");
+  int procs = opts.procs > 0 ? opts.procs : env_int("WEFT_PROCS", 0);
+  if (procs <= 0) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    procs = n > 0 ? static_cast<int>(n) : 1;
+  }
+  std::size_t stack_size = opts.stack_size;
+  if (stack_size == 0) stack_size = static_cast<std::size_t>(env_int("WEFT_STACK_SIZE", 0));
+  if (stack_size == 0) {
+#if WEFT_ASAN || WEFT_TSAN
+    stack_size = 1024 * 1024;
+#else
+    stack_size = 256 * 1024;
+#endif
+  }
+  stack_init(stack_size);
+  netpoll_raise_nofile();
+
+  auto* s = new Sched;
+  s->nprocs = procs;
+  s->stack_size = stack_size;
+  for (int i = 0; i < procs; i++) {
+    P* p = new P;
+    p->id = i;
+    s->allp.push_back(p);
+  }
+  sched = s;
+  registry_reset();
+  s->lock.lock();
+  for (int i = procs - 1; i >= 0; i--) pidleput(s->allp[i]);
+  s->lock.unlock();
+
+  // The calling thread becomes M0.
+  M* m0 = allocm();
+  publishm(m0);
+  tls_m = m0;
+  m0->rec.eh = eh_globals_current();
+#if WEFT_SPLIT_STACK
+  // libgcc gives the main thread a stack guard; other threads have none (0). Clear it
+  // while this thread is M0, so its g0 is treated like every M's: never split.
+  void* m0_ss[10];
+  __splitstack_getcontext(m0_ss);
+  void* m0_guard = m0_ss[3];
+  m0_ss[3] = nullptr;
+  __splitstack_setcontext(m0_ss);
+#endif
+  m0->tid = static_cast<pid_t>(syscall(SYS_gettid));
+  context_thread_init(m0->g0);
+  overflow_handler_install_thread(m0);
+  s->lock.lock();
+  P* p0 = pidleget();
+  s->lock.unlock();
+  acquirep(m0, p0);
+
+  // main's exit ends the program (fiber_main).
+  main_id = goid_gen.load();
+  std::string main_name = "main";
+  newproc(main_fn, main_name, std::source_location::current());
+  netpoll_start();
+  sysmon_start(s);
+
+  schedule(m0);
+
+  // Shutdown: every M has left its loop or will at its next schedule. sysmon goes
+  // first (it starts Ms); an M finishing its last fiber may still start one, so join
+  // until the list stops growing.
+  if (s->sysmon.joinable()) s->sysmon.join();
+  std::vector<M*> ms;
+  for (std::size_t joined = 0;;) {
+    s->lock.lock();
+    ms = s->allm;
+    s->lock.unlock();
+    if (joined == ms.size()) break;
+    for (; joined < ms.size(); joined++)
+      if (ms[joined] != m0 && ms[joined]->thread.joinable()) ms[joined]->thread.join();
+  }
+  netpoll_stop();
+  overflow_handler_remove_thread(m0);
+  tls_m = nullptr;
+#if WEFT_SPLIT_STACK
+  __splitstack_getcontext(m0_ss);
+  m0_ss[3] = m0_guard;
+  __splitstack_setcontext(m0_ss);
+#endif
+
+  registry_shutdown();  // counts leaked fibers, snapshots stats, frees every G
+  for (M* m : ms) {
+    systemstack_free(m);
+    delete m;
+  }
+  for (P* p : s->allp) delete p;
+  G* dummy = nullptr;
+  while (s->runq.try_dequeue(dummy)) {
+  }
+  sched = nullptr;
+  main_id = 0;
+  delete s;
+  stack_release_all();
+  return 0;
+}
+
+}  // namespace weft::detail

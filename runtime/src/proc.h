@@ -1,0 +1,217 @@
+// proc.h: the G/M/P scheduler (after Go's proc.go).
+//
+//   G  a fiber (g.h).
+//   M  an OS thread. Runs fibers when it holds a P; parks on its Note otherwise.
+//      Its own thread stack is "g0": the scheduler loop runs there.
+//   P  a processor: the right to run fibers, and the state that goes with it (a local
+//      run queue, the runnext slot, a timer heap, a free-G cache). There are exactly
+//      `procs` Ps; an M needs one to run Go code. Ms may outnumber Ps while some Ms are
+//      blocked in weft::blocking().
+//
+// Where a runnable G waits, in the order schedule() looks:
+//   1. every 61st schedule, the global queue first (fairness: it cannot starve);
+//   2. P.runnext: the G most recently readied by this P's running G. It runs next and
+//      inherits the time slice, so a producer/consumer pair ping-pongs on one core;
+//   3. P.runq, FIFO;
+//   4. the global queue (a moodycamel ConcurrentQueue), taking a batch;
+//   5. the netpoller, if one is installed (netpoll_hook.h), without blocking;
+//   6. stealing: up to 4 rounds over the other Ps in random order, taking half of a
+//      victim's queue (its runnext too, on the last round) and running its due timers.
+//
+// Spinning and wake-up protocol (Go's). An M looking for work to steal is "spinning";
+// Sched::nmspinning counts them. Whoever makes work ready calls wakep(), which starts an
+// M only if there is an idle P and no M is spinning: at most one spinning M is woken per
+// burst of new work. A spinning M that finds work stops spinning and, if it was the last
+// spinner, calls wakep() itself, so parallelism ramps up one M at a time. An M that
+// gives up first releases its P and stops spinning, then re-checks every run queue and
+// the global queue (all seq_cst) before parking, so a concurrent wakep() and its
+// decision to park cannot both miss the work.
+//
+// Switching. A fiber that parks or yields switches directly to the next runnable G of
+// its P when there is one (one jump), and to its M's g0 otherwise. What must happen
+// *after* the old fiber is off its stack (requeue it, mark it waiting and release the
+// lock it parked under, free it) travels in M::post and is done by whoever is resumed
+// (post_switch()). This is Go's mcall(park_m) without the detour through g0.
+//
+// Locks: Sched::lock (rank sched) guards the idle P and M lists and M creation; it is
+// never held while running fibers or timers.
+#pragma once
+
+#include <signal.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "concurrentqueue/concurrentqueue.h"
+#include "g.h"
+#include "note.h"
+#include "runq.h"
+#include "spinlock.h"
+#include "timer.h"
+#include "weft/runtime.h"
+
+namespace weft::detail {
+
+enum class PStatus : std::uint8_t {
+  idle,     // in Sched's idle list, no M
+  running,  // owned by an M running fibers or the scheduler
+  syscall,  // its M is in weft::blocking(); sysmon may retake it
+};
+
+struct alignas(64) P {
+  int id = 0;
+  std::atomic<PStatus> status{PStatus::idle};
+  M* m = nullptr;
+  P* link = nullptr;  // idle list
+  std::atomic<std::uint32_t> schedtick{0};     // schedules not inherited from runnext
+  std::atomic<bool> preempt{false};            // sysmon: the running G exceeded 10 ms
+  std::atomic<std::uint32_t> syscalltick{0};   // incremented per blocking() call
+  Runq runq;
+  std::atomic<G*> runnext{nullptr};
+  // Free dead Gs (with their stacks), owner only; overflow goes to Sched::gfree.
+  G* gfree = nullptr;
+  int ngfree = 0;
+  // Fiber ids are handed out in batches to keep go() off a shared counter.
+  std::uint64_t goid_next = 0, goid_end = 0;
+  // Timers.
+  SpinLock timer_lock{LockRank::proc_timers};
+  TimerHeap timers;                       // guarded by timer_lock
+  std::atomic<std::int64_t> timer0{0};    // earliest deadline in `timers`, 0 if none
+  // sysmon's observations (sysmon thread only).
+  std::uint32_t sysmon_schedtick = 0;
+  std::int64_t sysmon_schedwhen = 0;
+  std::uint32_t sysmon_syscalltick = 0;
+  std::int64_t sysmon_syscallwhen = 0;
+  // Counters: written by the owner, read racily by stats().
+  std::atomic<std::uint64_t> n_spawned{0}, n_switches{0}, n_steals{0}, n_stolen{0},
+      n_global_takes{0};
+  std::atomic<std::int64_t> n_live{0};  // fibers started here minus fibers ended here
+};
+
+// Post-switch actions (see the header comment).
+enum class PostKind : std::uint8_t {
+  none,
+  yield_local,   // put prev at the tail of this P's run queue
+  yield_global,  // put prev on the global queue (preemption, exit_blocking without a P)
+  park,          // prev is now waiting: run its unlock function
+  exit,          // prev finished: recycle it
+};
+
+struct M {
+  int id = 0;
+  pid_t tid = 0;
+  Context g0;              // the thread's own stack
+  G* curg = nullptr;       // running fiber, nullptr when on g0
+  P* p = nullptr;          // attached P (nullptr while parked or in blocking())
+  P* nextp = nullptr;      // P handed over by startm()
+  P* oldp = nullptr;       // P left behind by enter_blocking()
+  bool spinning = false;
+  bool exiting = false;
+  Note park;
+  M* link = nullptr;       // idle list
+  std::thread thread;
+  SwitchRecord rec;        // the record passed through this M's jumps
+  PostKind post = PostKind::none;
+  G* post_g = nullptr;
+  std::uint64_t fastrand = 0;
+  void* altstack = nullptr;  // signal stack for the overflow handler
+  stack_t old_altstack{};    // the thread's previous one (a sanitizer's), restored
+  void* system_stack = nullptr;  // systemstack.h (segmented stacks only)
+  bool on_system_stack = false;
+};
+
+struct Sched {
+  int nprocs = 0;
+  std::vector<P*> allp;
+  SpinLock lock{LockRank::sched};
+  // Guarded by lock:
+  P* pidle = nullptr;
+  M* midle = nullptr;
+  int nmidle = 0;
+  std::vector<M*> allm;
+  // Lock-free:
+  std::atomic<int> npidle{0};
+  std::atomic<int> nmspinning{0};
+  std::atomic<int> nm{0};
+  moodycamel::ConcurrentQueue<G*> runq;
+  std::atomic<std::int64_t> runqsize{0};
+  std::atomic<bool> stopping{false};
+  // The M blocked waiting for timers (or the netpoller) when every P is idle.
+  std::atomic<bool> poller_busy{false};
+  std::atomic<std::int64_t> poll_until{0};  // its deadline, 0 if none
+  Note poll_note;                            // used when no netpoller is installed
+  std::atomic<std::int64_t> last_poll{0};    // now_ns() of the last netpoll
+  // Free Gs overflowing the Ps' caches, in batches; guarded by gfree_lock.
+  SpinLock gfree_lock{LockRank::registry};
+  struct GBatch {
+    G* head;
+    int n;
+  };
+  std::vector<GBatch> gfree_batches;
+  int ngfree = 0;
+  // sysmon
+  std::thread sysmon;
+  Note sysmon_note;
+  std::atomic<bool> sysmon_sleeping{false};
+  // Counters for rare events.
+  std::atomic<std::uint64_t> n_parks{0}, n_wakeups{0}, n_handoffs{0}, n_preempt_requests{0},
+      n_preemptions{0}, n_sysmon_ticks{0}, n_timer_fires{0}, n_stacks{0};
+  std::size_t stack_size = 0;
+};
+
+// The running runtime; nullptr when none.
+extern Sched* sched;
+
+// getm() returns the calling thread's M (nullptr off the runtime). Deliberately opaque
+// to the optimizer (noipa): a fiber may resume on another thread, and a cached TLS
+// address would then name the old thread's M. Never cache its result across a call
+// that may switch.
+M* getm();
+// getg() is getm()->curg, or nullptr.
+G* getg();
+
+// park() parks the calling fiber with `reason`. After the switch, on the next context,
+// unlock(g, arg) runs; if it returns false the park is cancelled and g runs again.
+// The fiber returns from park() after someone calls ready(g).
+// REQUIRES: running on a fiber. Any lock the waker needs is released by `unlock`.
+void park(WaitReason reason, bool (*unlock)(G*, void*), void* arg);
+// ready() makes a waiting g runnable, in this P's runnext slot. Any thread.
+void ready(G* g);
+// gosched() is yield() to the given queue. REQUIRES: m is getm(), running a fiber.
+void gosched(M* m, bool global);
+// check_preempt() honours a pending preemption request. Cheap; called by runtime entry
+// points (go, ready, unlock paths).
+void check_preempt();
+// wakep() starts a spinning M if there is an idle P and nobody spins.
+void wakep();
+// poll_break() wakes the M blocked until the next timer (an earlier timer was added).
+void poll_break();
+// globrunq_put() appends g to the global run queue and wakes an M if needed.
+void globrunq_put(G* g);
+
+std::int64_t nanotime();
+// coarse_now() is a cheap, ~4 ms resolution monotonic clock for "time in state".
+std::int64_t coarse_now();
+
+// newproc() is go(): see weft/runtime.h.
+// newproc() moves from fn and name (on the system stack: moving a string may call libc).
+FiberId newproc(Function& fn, std::string& name, std::source_location site);
+// run_runtime() is run(): see weft/runtime.h.
+int run_runtime(Function main_fn, Options opts);
+void enter_blocking_impl();
+void exit_blocking_impl();
+// handoffp() gives a P that sysmon retook from a blocking call to an M, or idles it.
+void handoffp(P* p);
+
+// Provided by sysmon.cpp.
+void sysmon_start(Sched* s);
+void sysmon_wake(Sched* s);
+// Provided by stack/signal code.
+void overflow_handler_install_thread(M* m);
+void overflow_handler_remove_thread(M* m);
+[[noreturn]] void fatal(const char* msg);
+
+}  // namespace weft::detail

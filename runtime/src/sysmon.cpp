@@ -1,0 +1,137 @@
+// sysmon.cpp: the system monitor, an OS thread that runs without a P (Go's sysmon).
+//
+// Each tick it:
+//   - retakes Ps stuck in a blocking call (weft::blocking) for more than one tick
+//     (>= 20 µs) and hands them to another M (handoffp), so a blocking call never
+//     stalls the fibers queued behind it;
+//   - flags the P whose fiber has run for more than 10 ms without rescheduling; the
+//     fiber yields at its next runtime call (check_preempt) -- cooperative, as Go was
+//     before 1.14's signal-based preemption;
+//   - starts an M when a timer is overdue and nobody is looking (every P busy with a
+//     long-running fiber, or idle Ps whose timers nobody watches);
+//   - polls the network when nobody has for 10 ms (netpoll_hook.h).
+// The tick starts at 20 µs and doubles after 1 ms without anything to do, up to 10 ms.
+// When every P is idle sysmon sleeps on its note until the next timer or until an M
+// takes a P (startm), so an idle runtime makes no wake-ups at all.
+#include <time.h>
+
+#include <algorithm>
+
+#include "netpoll_hook.h"
+#include "proc.h"
+
+namespace weft::detail {
+
+namespace {
+
+constexpr std::int64_t kForcePreemptNs = 10'000'000;  // 10 ms
+constexpr std::int64_t kPollIntervalNs = 10'000'000;
+
+void usleep_ns(std::int64_t ns) {
+  struct timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  nanosleep(&ts, nullptr);
+}
+
+bool any_syscall(Sched* s) {
+  for (P* p : s->allp)
+    if (p->status.load(std::memory_order_relaxed) == PStatus::syscall) return true;
+  return false;
+}
+
+// retake() returns how many Ps it retook or flagged.
+int retake(Sched* s, std::int64_t now) {
+  int n = 0;
+  for (P* p : s->allp) {
+    PStatus st = p->status.load(std::memory_order_seq_cst);
+    if (st == PStatus::running) {
+      std::uint32_t t = p->schedtick.load(std::memory_order_relaxed);
+      if (p->sysmon_schedtick != t) {
+        p->sysmon_schedtick = t;
+        p->sysmon_schedwhen = now;
+      } else if (now - p->sysmon_schedwhen >= kForcePreemptNs) {
+        if (!p->preempt.exchange(true, std::memory_order_relaxed))
+          s->n_preempt_requests.fetch_add(1, std::memory_order_relaxed);
+        p->sysmon_schedwhen = now;  // one request per 10 ms slice
+        n++;
+      }
+    } else if (st == PStatus::syscall) {
+      std::uint32_t t = p->syscalltick.load(std::memory_order_relaxed);
+      if (p->sysmon_syscalltick != t) {
+        // First sight of this blocking call: give it one tick to return.
+        p->sysmon_syscalltick = t;
+        p->sysmon_syscallwhen = now;
+        continue;
+      }
+      // Leave it alone if there is nothing for the P to do and other Ms are around to
+      // pick up new work -- unless the call has been going on for 10 ms.
+      if (p->runq.empty() && !p->runnext.load(std::memory_order_relaxed) &&
+          s->nmspinning.load() + s->npidle.load() > 0 && now - p->sysmon_syscallwhen < kForcePreemptNs)
+        continue;
+      PStatus expect = PStatus::syscall;
+      if (p->status.compare_exchange_strong(expect, PStatus::idle, std::memory_order_seq_cst)) {
+        s->n_handoffs.fetch_add(1, std::memory_order_relaxed);
+        handoffp(p);
+        n++;
+      }
+    }
+  }
+  return n;
+}
+
+std::int64_t next_timer(Sched* s) {
+  std::int64_t next = 0;
+  for (P* p : s->allp) {
+    std::int64_t w = p->timer0.load(std::memory_order_relaxed);
+    if (w != 0 && (next == 0 || w < next)) next = w;
+  }
+  return next;
+}
+
+void sysmon_loop(Sched* s) {
+  std::int64_t delay = 20'000;
+  int idle = 0;
+  while (!s->stopping.load(std::memory_order_acquire)) {
+    if (idle == 0)
+      delay = 20'000;
+    else if (idle > 50)
+      delay = std::min<std::int64_t>(delay * 2, 10'000'000);
+    usleep_ns(delay);
+    // Deep sleep while the whole runtime is idle.
+    if (s->npidle.load(std::memory_order_seq_cst) == s->nprocs && !any_syscall(s)) {
+      s->sysmon_sleeping.store(true, std::memory_order_seq_cst);
+      if (s->npidle.load(std::memory_order_seq_cst) == s->nprocs &&
+          !s->stopping.load(std::memory_order_acquire)) {
+        std::int64_t next = next_timer(s);
+        s->sysmon_note.sleep_until_ns(next == 0 ? -1 : next);
+      }
+      s->sysmon_sleeping.store(false, std::memory_order_seq_cst);
+      s->sysmon_note.clear();
+      idle = 0;
+    }
+    s->n_sysmon_ticks.fetch_add(1, std::memory_order_relaxed);
+    const std::int64_t now = nanotime();
+    // An overdue timer with idle Ps and nobody spinning: nobody is going to run it.
+    std::int64_t next = next_timer(s);
+    if (next != 0 && next < now && s->npidle.load() > 0 && s->nmspinning.load() == 0) wakep();
+    if (netpoller() && now - s->last_poll.load(std::memory_order_relaxed) > kPollIntervalNs &&
+        s->npidle.load() < s->nprocs) {
+      s->last_poll.store(now, std::memory_order_relaxed);
+      // Fibers readied here go to the global queue (sysmon has no P).
+      netpoll_inject(0);
+    }
+    if (retake(s, now) > 0)
+      idle = 0;
+    else
+      idle++;
+  }
+}
+
+}  // namespace
+
+void sysmon_start(Sched* s) { s->sysmon = std::thread(sysmon_loop, s); }
+
+void sysmon_wake(Sched* s) {
+  if (s->sysmon_sleeping.load(std::memory_order_seq_cst)) s->sysmon_note.wakeup();
+}
+
+}  // namespace weft::detail

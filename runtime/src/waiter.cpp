@@ -1,0 +1,114 @@
+// waiter.cpp: wait-list operations and the park/wake handshake. See waiter.h.
+#include "waiter.h"
+
+#include "proc.h"
+
+namespace weft::detail {
+
+void wl_push_back(WaitList& l, Waiter* w) {
+  w->next = nullptr;
+  w->prev = l.tail;
+  if (l.tail)
+    l.tail->next = w;
+  else
+    l.head = w;
+  l.tail = w;
+  w->linked = true;
+}
+
+void wl_push_front(WaitList& l, Waiter* w) {
+  w->prev = nullptr;
+  w->next = l.head;
+  if (l.head)
+    l.head->prev = w;
+  else
+    l.tail = w;
+  l.head = w;
+  w->linked = true;
+}
+
+void wl_remove(WaitList& l, Waiter* w) {
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    l.head = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  else
+    l.tail = w->prev;
+  w->next = w->prev = nullptr;
+  w->linked = false;
+}
+
+Waiter* wl_pop_front(WaitList& l) {
+  Waiter* w = l.head;
+  if (w) wl_remove(l, w);
+  return w;
+}
+
+namespace {
+// Runs after the switch (post_switch): commit to sleeping unless already woken.
+bool commit(G*, void* arg) {
+  auto* w = static_cast<Waiter*>(arg);
+  std::uint32_t expected = Waiter::kRunning;
+  return waiter_state(w).compare_exchange_strong(expected, Waiter::kParked,
+                                                 std::memory_order_acq_rel);
+}
+}  // namespace
+
+std::uint32_t waiter_park(Waiter* w, WaitReason reason) {
+  std::atomic<std::uint32_t>& st = waiter_state(w);
+  if (st.load(std::memory_order_acquire) == Waiter::kRunning) park(reason, commit, w);
+  std::uint32_t s;
+  while ((s = st.load(std::memory_order_acquire)) == Waiter::kClaiming) cpu_relax();
+  return s;
+}
+
+bool waiter_claim_begin(Waiter* w, G** to_ready) {
+  G* g = w->g;
+  std::atomic<std::uint32_t>& st = waiter_state(w);
+  std::uint32_t old = st.load(std::memory_order_acquire);
+  for (;;) {
+    if (old != Waiter::kRunning && old != Waiter::kParked) {
+      *to_ready = nullptr;
+      return false;
+    }
+    if (st.compare_exchange_weak(old, Waiter::kClaiming, std::memory_order_acq_rel)) break;
+  }
+  *to_ready = old == Waiter::kParked ? g : nullptr;
+  return true;
+}
+
+void waiter_claim_end(Waiter* w) {
+  waiter_state(w).store(Waiter::kWoken, std::memory_order_release);
+}
+
+bool waiter_claim(Waiter* w, std::uint32_t how, G** to_ready) {
+  G* g = w->g;
+  std::atomic<std::uint32_t>& st = waiter_state(w);
+  std::uint32_t old = st.load(std::memory_order_acquire);
+  for (;;) {
+    if (old != Waiter::kRunning && old != Waiter::kParked) {
+      *to_ready = nullptr;
+      return false;
+    }
+    if (st.compare_exchange_weak(old, how, std::memory_order_acq_rel)) break;
+  }
+  *to_ready = old == Waiter::kParked ? g : nullptr;
+  return true;
+}
+
+bool waiter_wake(Waiter* w, std::uint32_t how) {
+  // Read g first: once the state moves, the waiter may return and its frame (w) die.
+  G* g = w->g;
+  std::atomic<std::uint32_t>& st = waiter_state(w);
+  std::uint32_t old = st.load(std::memory_order_acquire);
+  for (;;) {
+    if (old != Waiter::kRunning && old != Waiter::kParked) return false;
+    if (st.compare_exchange_weak(old, how, std::memory_order_acq_rel)) break;
+  }
+  if (old == Waiter::kParked) ready(g);
+  return true;
+}
+
+}  // namespace weft::detail

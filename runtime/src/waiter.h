@@ -1,0 +1,87 @@
+// waiter.h: a parked fiber's place in a wait list (Go's sudog).
+//
+// A Waiter lives on the stack of the fiber it describes, for the duration of one wait.
+// It carries the park/wake handshake that makes wake-ups impossible to lose without
+// holding any lock across the context switch:
+//
+//   waiter                               waker
+//   lock list; push w; unlock list       lock list; pop w; unlock list
+//   park(commit)  -- after the switch:   wake(w):
+//     CAS state running -> parked          old = exchange(state, woken)
+//     failed? (already woken) resume       old == parked? ready(w->g)
+//
+// Whichever of "commit" and "wake" comes second sees the other's mark, so exactly one
+// of them makes the fiber runnable. Timed waits race a timer against the waker with
+// the same word: the first to move `state` to a woken value wins and says how.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "g.h"
+#include "spinlock.h"
+#include "weft/detail/wait_list.h"
+
+namespace weft::detail {
+
+// A select parks one fiber on several channels: its Waiters share one state word, so
+// the first waker to claim any of them wins and the others' claims fail.
+struct SelectState {
+  std::atomic<std::uint32_t> state{0};  // Waiter::kRunning
+};
+
+struct Waiter {
+  // kClaiming: a waker has won the waiter and is still writing its results (channels);
+  // the waiter waits for kWoken before it reads them.
+  enum : std::uint32_t { kRunning = 0, kParked = 1, kWoken = 2, kTimedOut = 3, kClaiming = 4 };
+
+  G* g = nullptr;
+  Waiter* next = nullptr;
+  Waiter* prev = nullptr;
+  bool linked = false;
+  std::atomic<std::uint32_t> state{kRunning};
+  // Per-primitive payload.
+  std::int64_t wait_start = 0;  // nanotime() at enqueue (mutex starvation)
+  std::int64_t n = 0;           // semaphore permits wanted
+  bool writer = false;          // rwmutex
+  bool handoff = false;         // mutex: ownership was handed over with the wake-up
+  void* elem = nullptr;         // channels: the value's address
+  SelectState* sel = nullptr;   // select: the shared state word (else `state` is used)
+  bool fired = false;           // select: this case was the one completed (under its lock)
+  void* chan = nullptr;         // select: the channel whose queue holds this Waiter
+  std::atomic<bool> timer_done{true};  // timed waits: the timeout callback has finished
+};
+
+// List operations. REQUIRES: the list's lock is held.
+void wl_push_back(WaitList& l, Waiter* w);
+void wl_push_front(WaitList& l, Waiter* w);
+Waiter* wl_pop_front(WaitList& l);
+void wl_remove(WaitList& l, Waiter* w);  // REQUIRES: w->linked
+inline bool wl_empty(const WaitList& l) { return l.head == nullptr; }
+
+// The word the park/wake handshake runs on: the select's shared one, or the Waiter's.
+inline std::atomic<std::uint32_t>& waiter_state(Waiter* w) {
+  return w->sel ? w->sel->state : w->state;
+}
+
+inline void wl_lock(WaitList& l) { spin_acquire(l.lock); }
+inline void wl_unlock(WaitList& l) { spin_release(l.lock); }
+
+// waiter_park() parks the calling fiber until waiter_wake(w) (or a timeout) moves
+// w->state to a woken value. Returns that value.
+std::uint32_t waiter_park(Waiter* w, WaitReason reason);
+// waiter_wake() wakes w's fiber unless someone else already has; returns true if this
+// call was the one that woke it. `how` is kWoken or kTimedOut.
+bool waiter_wake(Waiter* w, std::uint32_t how = Waiter::kWoken);
+// waiter_claim() is the first half of waiter_wake(), for wakers that must finish with w
+// under the list lock (a timed waiter may otherwise return and reuse w's memory while
+// the waker still holds it): it moves the state and returns true if this call won;
+// *to_ready is then the G to pass to ready() after the lock is released, or nullptr.
+bool waiter_claim(Waiter* w, std::uint32_t how, G** to_ready);
+// waiter_claim_begin()/waiter_claim_end() claim in two steps, for wakers that hand the
+// waiter results (a channel element, a flag): begin wins the waiter (false if someone
+// else already has), the waker writes the results, end publishes them and releases it.
+bool waiter_claim_begin(Waiter* w, G** to_ready);
+void waiter_claim_end(Waiter* w);
+
+}  // namespace weft::detail
