@@ -1,0 +1,328 @@
+// proc_test.cpp: the scheduler (runtime/src/proc.cpp, sysmon.cpp).
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "weft/detail/test_hooks.h"
+#include "weft/mutex.h"
+#include "weft/time.h"
+#include "weft/waitgroup.h"
+#include "weft_test.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+long gettid_now() { return syscall(SYS_gettid); }
+
+// Busy-waits (yielding) until pred() or the bound passes; returns pred().
+template <class Pred>
+bool eventually(Pred pred, std::chrono::seconds bound = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    weft::yield();
+  }
+  return true;
+}
+
+class ProcTest : public WeftTest {};
+WEFT_INSTANTIATE(ProcTest);
+
+TEST_P(ProcTest, MainRunsAndReturns) {
+  bool ran = false;
+  run([&] {
+    ran = true;
+    EXPECT_TRUE(weft::in_fiber());
+    EXPECT_NE(weft::this_fiber_id(), 0u);
+    EXPECT_EQ(weft::procs(), procs());
+  });
+  EXPECT_TRUE(ran);
+  EXPECT_FALSE(weft::in_fiber());
+}
+
+TEST_P(ProcTest, ThousandsOfFibersWithRandomYields) {
+  constexpr int kFibers = 5000;
+  std::atomic<long> sum{0};
+  run([&] {
+    weft::WaitGroup wg;
+    for (int i = 0; i < kFibers; i++) {
+      wg.add(1);
+      weft::go([wg, i, &sum] {
+        std::minstd_rand rng(static_cast<unsigned>(i));
+        int yields = static_cast<int>(rng() % 8);
+        for (int k = 0; k < yields; k++) weft::yield();
+        sum += i;
+        wg.done();
+      });
+    }
+    wg.wait();
+  });
+  EXPECT_EQ(sum.load(), static_cast<long>(kFibers) * (kFibers - 1) / 2);
+}
+
+TEST_P(ProcTest, FiberIdsAreUnique) {
+  std::vector<weft::FiberId> ids(1000);
+  run([&] {
+    weft::WaitGroup wg;
+    for (int i = 0; i < 1000; i++) {
+      wg.add(1);
+      weft::go([wg, i, &ids] {
+        ids[static_cast<std::size_t>(i)] = weft::this_fiber_id();
+        wg.done();
+      });
+    }
+    wg.wait();
+  });
+  std::set<weft::FiberId> unique(ids.begin(), ids.end());
+  EXPECT_EQ(unique.size(), ids.size());
+  EXPECT_EQ(unique.count(0), 0u);
+}
+
+TEST_P(ProcTest, MoveOnlyCapturesAndNestedSpawns) {
+  std::atomic<int> total{0};
+  run([&] {
+    weft::WaitGroup wg;
+    for (int i = 0; i < 100; i++) {
+      auto owned = std::make_unique<int>(i);
+      wg.add(1);
+      weft::go([wg, owned = std::move(owned), &total] {
+        wg.add(1);
+        weft::go([wg, v = *owned, &total] {
+          total += v;
+          wg.done();
+        });
+        wg.done();
+      });
+    }
+    wg.wait();
+  });
+  EXPECT_EQ(total.load(), 99 * 100 / 2);
+}
+
+TEST_P(ProcTest, GoFromAPlainThread) {
+  std::atomic<bool> ran{false};
+  run([&] {
+    weft::WaitGroup wg;
+    wg.add(1);
+    std::thread t([&] {
+      weft::go([wg, &ran] {
+        ran = true;
+        wg.done();
+      });
+    });
+    wg.wait();
+    t.join();
+  });
+  EXPECT_TRUE(ran);
+}
+
+TEST_P(ProcTest, StealingHappensWhenOneProcIsBusy) {
+  if (procs() < 2) GTEST_SKIP() << "needs two Ps";
+  std::uint64_t steals = 0;
+  run([&] {
+    // Queue many short fibers on this P; idle Ps are woken and must steal them.
+    bool stolen = eventually([&] {
+      weft::WaitGroup wg;
+      for (int i = 0; i < 2000; i++) {
+        wg.add(1);
+        weft::go([wg] {
+          volatile int x = 0;
+          for (int k = 0; k < 2000; k++) x = x + k;
+          wg.done();
+        });
+      }
+      wg.wait();
+      return weft::stats().steals > 0;
+    });
+    EXPECT_TRUE(stolen);
+    steals = weft::stats().steals;
+  });
+  EXPECT_GT(steals, 0u);
+}
+
+TEST_P(ProcTest, BlockingCallHandsOffItsProc) {
+  // Every P but main's is first parked in a blocking call; then main queues `other` and
+  // blocks too. From then on only a P retaken by sysmon can run `other`.
+  std::atomic<bool> other_ran{false};
+  std::atomic<int> blocked{0};
+  bool ran_during_call = false;
+  std::uint64_t handoffs = 0;
+  run([&] {
+    weft::WaitGroup wg;
+    for (int i = 0; i < procs() - 1; i++) {
+      wg.add(1);
+      weft::go([wg, &other_ran, &blocked] {
+        weft::blocking([&] {
+          blocked++;
+          for (int k = 0; k < 1000 && !other_ran; k++) std::this_thread::sleep_for(5ms);
+        });
+        wg.done();
+      });
+    }
+    while (blocked < procs() - 1) weft::yield();
+    std::atomic<bool> in_call{false};
+    // `other` may run before main blocks (main may be preempted in go()): it then
+    // yields until main is inside its call, when only a retaken P can run it again.
+    weft::go([&] {
+      while (!in_call) weft::yield();
+      other_ran = true;
+    });
+    ran_during_call = weft::blocking([&] {
+      in_call = true;
+      for (int k = 0; k < 1000 && !other_ran; k++) std::this_thread::sleep_for(5ms);
+      return other_ran.load();
+    });
+    wg.wait();
+    handoffs = weft::stats().handoffs;
+  });
+  EXPECT_TRUE(ran_during_call);
+  EXPECT_GT(handoffs, 0u);
+}
+
+TEST_P(ProcTest, BlockingReturnsValuesAndPropagatesExceptions) {
+  run([&] {
+    EXPECT_EQ(weft::blocking([] { return 42; }), 42);
+    EXPECT_THROW(weft::blocking([]() -> int { throw std::runtime_error("disk on fire"); }),
+                 std::runtime_error);
+    std::string s = weft::blocking([] { return std::string(1000, 'x'); });
+    EXPECT_EQ(s.size(), 1000u);
+  });
+}
+
+// The TLS hazard: a fiber that resumes on another thread must see that thread's state.
+// The migration is forced: the fiber blocks (its P is handed to another M, which
+// keeps it busy), so when the call returns there is no P for it and it must resume on
+// the other M.
+TEST(ProcMigration, MigratingFiberReadsCurrentThreadState) {
+  long tid_before = 0, tid_after = 0, hook_after = 0, os_after = 0;
+  weft::Options opts;
+  opts.procs = 1;
+  weft::run(
+      [&] {
+        std::atomic<bool> other_running{false}, returned{false};
+        weft::go([&] {
+          other_running = true;
+          // Keep the P until the blocked fiber is queued; yield so it can run here.
+          while (!returned) weft::yield();
+        });
+        tid_before = weft::detail::TEST_m_tid();
+        EXPECT_EQ(tid_before, gettid_now());
+        weft::blocking([&] {
+          while (!other_running) std::this_thread::sleep_for(1ms);
+          std::this_thread::sleep_for(20ms);  // the other M is now spinning in yield()
+        });
+        hook_after = weft::detail::TEST_m_tid();
+        os_after = gettid_now();
+        tid_after = os_after;
+        returned = true;
+      },
+      opts);
+  EXPECT_EQ(hook_after, os_after) << "per-thread state read through a stale TLS address";
+  EXPECT_NE(tid_after, tid_before) << "the fiber was expected to migrate";
+}
+
+TEST_P(ProcTest, LongRunningFiberIsAskedToYield) {
+  bool other_ran_early = false;
+  std::uint64_t requests = 0, honoured = 0;
+  run([&] {
+    std::atomic<bool> other{false};
+    go([&] { other = true; });
+    // A CPU-bound loop that never blocks: only a preemption request lets `other` run
+    // when there is one P.
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!other && std::chrono::steady_clock::now() < deadline) weft::maybe_yield();
+    other_ran_early = other;
+    auto st = weft::stats();
+    requests = st.preempt_requests;
+    honoured = st.preemptions;
+    join();
+  });
+  EXPECT_TRUE(other_ran_early);
+  if (procs() == 1) {
+    EXPECT_GT(requests, 0u);
+    EXPECT_GT(honoured, 0u);
+  }
+}
+
+TEST_P(ProcTest, ExceptionsCaughtInsideFibersSurviveSwitches) {
+  std::atomic<int> ok{0};
+  run([&] {
+    weft::WaitGroup wg;
+    for (int i = 0; i < 200; i++) {
+      wg.add(1);
+      weft::go([wg, i, &ok] {
+        try {
+          throw std::runtime_error("fiber " + std::to_string(i));
+        } catch (const std::runtime_error& e) {
+          // Switch (and maybe migrate) while inside the catch block.
+          for (int k = 0; k < 5; k++) weft::yield();
+          if (std::string(e.what()) == "fiber " + std::to_string(i) &&
+              std::current_exception() != nullptr && std::uncaught_exceptions() == 0)
+            ok++;
+        }
+        if (std::current_exception() == nullptr) ok++;
+        wg.done();
+      });
+    }
+    wg.wait();
+  });
+  EXPECT_EQ(ok.load(), 400);
+}
+
+TEST(ProcDeath, UncaughtExceptionEndsTheProcessNamingTheFiber) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        weft::run([] {
+          weft::go("thrower", [] { throw std::runtime_error("boom"); });
+          weft::sleep_for(std::chrono::seconds(5));
+        });
+      },
+      ::testing::ExitedWithCode(2),
+      "panic: uncaught exception in fiber: boom(.|\n)*fiber [0-9]+ \"thrower\"(.|\n)*proc_test.cpp");
+}
+
+TEST(ProcIdle, IdleRuntimeMakesNoWakeups) {
+  // While every fiber sleeps, no M and not sysmon may wake up until the timer is due.
+  std::uint64_t before = 0, after = 0;
+  double cpu_ms = -1;
+  weft::Options opts;
+  opts.procs = 4;
+  weft::run(
+      [&] {
+        std::thread sampler([&] {
+          auto counters = [] {
+            auto st = weft::stats();
+            return st.wakeups + st.parks + st.sysmon_ticks + st.switches + st.timer_fires;
+          };
+          std::this_thread::sleep_for(150ms);  // let the runtime settle
+          struct rusage r0, r1;
+          getrusage(RUSAGE_SELF, &r0);
+          before = counters();
+          std::this_thread::sleep_for(300ms);
+          after = counters();
+          getrusage(RUSAGE_SELF, &r1);
+          auto us = [](const struct rusage& r) {
+            return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1e6 + r.ru_utime.tv_usec +
+                   r.ru_stime.tv_usec;
+          };
+          cpu_ms = (us(r1) - us(r0)) / 1000.0;
+        });
+        weft::sleep_for(600ms);
+        weft::blocking([&] { sampler.join(); });
+      },
+      opts);
+  EXPECT_EQ(after, before) << "the idle runtime woke up";
+  RecordProperty("idle_cpu_ms_over_300ms", std::to_string(cpu_ms));
+}
+
+}  // namespace
