@@ -1,0 +1,3 @@
+module weftbench/peer
+
+go 1.19
