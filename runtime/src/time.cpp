@@ -1,4 +1,5 @@
-// time.cpp: sleep, Timer and Ticker (weft/time.h) on the runtime's timers (timer.h).
+// time.cpp: sleep, Timer and Ticker (weft/time.h) on the runtime's timers (timer.h),
+// and tick() (weft/select.h), a Ticker that sends into a channel.
 #include "weft/time.h"
 
 #include <mutex>
@@ -6,6 +7,7 @@
 
 #include "proc.h"
 #include "waiter.h"
+#include "weft/select.h"
 
 namespace weft {
 
@@ -53,12 +55,13 @@ namespace detail {
 // before Sched::lock (timer_add may wake an M); fibers are readied after it is released.
 struct TimerState {
   Timer timer;
-  std::int64_t period = 0;           // Ticker
-  std::shared_ptr<Function> func;    // after_func: run in a new fiber at each fire
-  WaitList waiters;                  // fibers in wait(); its lock guards the fields below
-  std::shared_ptr<TimerState> self;  // set while armed
-  std::uint64_t fired = 0;           // fires so far
-  std::uint64_t consumed = 0;        // Ticker: fires already returned by wait()
+  std::int64_t period = 0;            // Ticker
+  std::shared_ptr<Function> func;     // after_func: run in a new fiber at each fire
+  std::weak_ptr<ChanCore> tick_chan;  // tick(): sent the time at each fire (set before arming)
+  WaitList waiters;                   // fibers in wait(); its lock guards the fields below
+  std::shared_ptr<TimerState> self;   // set while armed
+  std::uint64_t fired = 0;            // fires so far
+  std::uint64_t consumed = 0;         // Ticker: fires already returned by wait()
   bool stopped = false;
   bool armed = false;
 
@@ -74,6 +77,9 @@ struct TimerState {
     timer_add(&timer);
   }
 };
+
+bool timer_state_stop(TimerState* s);
+void send_tick(TimerState* s, ChanCore* c);
 
 namespace {
 
@@ -98,6 +104,7 @@ void TimerState::fire(Timer* t, std::int64_t now) {
   auto* s = static_cast<TimerState*>(t->arg);
   std::shared_ptr<TimerState> keep;  // released after the lock: maybe the last reference
   std::shared_ptr<Function> fn;
+  std::shared_ptr<ChanCore> tick_to;  // holds the channel (and so s: see TickChan)
   Waiter* woken;
   wl_lock(s->waiters);
   s->fired++;
@@ -114,9 +121,12 @@ void TimerState::fire(Timer* t, std::int64_t now) {
   }
   woken = take_waiters(s->waiters);
   fn = s->func;
+  tick_to = s->tick_chan.lock();
   wl_unlock(s->waiters);
   wake_all(woken);
   if (fn) weft::go([fn] { (*fn)(); });
+  if (tick_to) send_tick(s, tick_to.get());
+  // Dropping tick_to may destroy the channel, which stops s (~TickChan): no lock is held.
 }
 
 // timer_state_stop() disarms s. Returns true if it was armed.
@@ -162,7 +172,47 @@ bool timer_state_wait(TimerState* s, std::uint64_t* seen) {
   }
 }
 
+// send_tick() is tick()'s timer callback body: a non-blocking send of the time (a full
+// buffer drops the tick). It runs on the scheduler, so it must not throw: a closed
+// channel stops the ticker instead. REQUIRES: the caller holds a reference to c, whose
+// TickChan keeps s alive.
+void send_tick(TimerState* s, ChanCore* c) {
+  Clock::time_point now = Clock::now();
+  try {
+    c->try_send(&now);
+  } catch (const ChanClosedError&) {
+    timer_state_stop(s);
+  }
+}
+
+// TickChan owns tick()'s channel core and its ticker. The Chan handles share ownership
+// of it (through an aliasing shared_ptr to `core`); the ticker sees the core only
+// through a weak_ptr, so the last handle to go destroys the TickChan, which stops the
+// ticker: its reference from the timer heap is dropped and the TimerState is freed.
+struct TickChan {
+  ChanCore core;
+  std::shared_ptr<TimerState> ticker;
+  explicit TickChan(std::shared_ptr<TimerState> t)
+      : core(&chan_ops_for<Clock::time_point>, 1), ticker(std::move(t)) {}
+  TickChan(const TickChan&) = delete;
+  TickChan& operator=(const TickChan&) = delete;
+  ~TickChan() { timer_state_stop(ticker.get()); }
+};
+
 }  // namespace detail
+
+Chan<Clock::time_point> tick(Duration d) {
+  if (d.count() <= 0) return Chan<Clock::time_point>();
+  auto s = std::make_shared<detail::TimerState>();
+  s->period = d.count();
+  auto owner = std::make_shared<detail::TickChan>(s);
+  std::shared_ptr<detail::ChanCore> core(owner, &owner->core);
+  s->tick_chan = core;
+  detail::wl_lock(s->waiters);
+  s->arm(detail::nanotime() + s->period, s);
+  detail::wl_unlock(s->waiters);
+  return detail::ChanAccess::wrap<Clock::time_point>(std::move(core));
+}
 
 Timer::Timer(Duration d) : s_(std::make_shared<detail::TimerState>()) {
   detail::wl_lock(s_->waiters);

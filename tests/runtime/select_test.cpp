@@ -1,9 +1,12 @@
-// select_test.cpp: select and after() (runtime/src/chan.cpp select_impl, weft/select.h).
+// select_test.cpp: select, after() and tick() (runtime/src/chan.cpp select_impl,
+// runtime/src/time.cpp tick(), weft/select.h).
+#include "weft/select.h"
+
 #include <atomic>
 #include <string>
 
 #include "weft/chan.h"
-#include "weft/select.h"
+#include "weft/introspect.h"
 #include "weft/time.h"
 #include "weft/waitgroup.h"
 #include "weft_test.h"
@@ -111,6 +114,74 @@ TEST_P(SelectTest, AfterTimesOut) {
                  weft::on_recv(weft::after(3ms), [&](auto) { timed_out = true; }));
     EXPECT_TRUE(timed_out);
     EXPECT_GE(weft::Clock::now() - t0, 3ms);
+    // Closing an after() channel before it fires is harmless: the send into it is
+    // dropped, it does not panic its timer's fiber.
+    auto early = weft::after(1ms);
+    early.close();
+    weft::sleep_for(3ms);  // armed after `early` on this P's heap: fires after it
+    while (weft::fibers().size() > 1) weft::yield();  // the timer's fiber has finished
+  });
+}
+
+TEST_P(SelectTest, TickDeliversUntilTheLoopStops) {
+  // A select loop over a tick channel and a quit channel: after the third tick it asks a
+  // helper to close `quit`, and goes on receiving ticks until it sees that.
+  run([&] {
+    weft::Chan<int> third(0), quit(0);
+    go([third, quit] {
+      third.recv();
+      quit.close();
+    });
+    int ticks = 0;
+    bool stop = false;
+    std::optional<weft::Clock::time_point> last;
+    {
+      auto ticker = weft::tick(1ms);
+      ASSERT_FALSE(ticker.nil());
+      EXPECT_EQ(ticker.cap(), 1u);  // one slot: a slow reader misses ticks
+      while (!stop) {
+        weft::select(weft::on_recv(ticker,
+                                   [&](std::optional<weft::Clock::time_point> t) {
+                                     ASSERT_TRUE(t.has_value());  // never closed by the runtime
+                                     if (last) {
+                                       EXPECT_GE(*t, *last);
+                                     }
+                                     last = t;
+                                     if (++ticks == 3) third.send(1);
+                                   }),
+                     weft::on_recv(quit, [&](std::optional<int> v) {
+                       EXPECT_FALSE(v.has_value());
+                       stop = true;
+                     }));
+      }
+    }  // the last handle goes: the ticker stops (an armed one would leak at exit, ASan)
+    EXPECT_GE(ticks, 3);
+  });
+}
+
+TEST_P(SelectTest, TickEdgeCases) {
+  run([&] {
+    // d <= 0 is the nil channel, as in Go: its case never fires.
+    EXPECT_TRUE(weft::tick(0ms).nil());
+    EXPECT_TRUE(weft::tick(-1ms).nil());
+    bool dflt = false;
+    weft::select(weft::on_recv(weft::tick(0ms), [](auto) { FAIL(); }),
+                 weft::on_default([&] { dflt = true; }));
+    EXPECT_TRUE(dflt);
+    // A slow reader finds at most one tick waiting, however many it missed.
+    auto slow = weft::tick(100us);
+    weft::sleep_for(2ms);
+    EXPECT_LE(slow.len(), 1u);
+    EXPECT_TRUE(slow.recv().has_value());
+    // Closing a tick channel stops its ticker (the timer callback must not throw).
+    auto closed = weft::tick(100us);
+    closed.close();
+    weft::sleep_for(2ms);
+    bool was_closed = false;
+    EXPECT_FALSE(closed.try_recv(&was_closed).has_value());
+    EXPECT_TRUE(was_closed);
+    // A channel dropped at once: its ticker stops before it ever fires.
+    (void)weft::tick(1h);
   });
 }
 

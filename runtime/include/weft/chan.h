@@ -22,10 +22,15 @@
 #include <memory>
 #include <optional>
 #include <source_location>
+#include <utility>
 
 #include "weft/detail/chan_core.h"
 
 namespace weft {
+
+namespace detail {
+struct ChanAccess;
+}
 
 template <class T>
 class Chan {
@@ -109,12 +114,24 @@ class Chan {
   };
   [[noreturn]] static void block_forever(const std::source_location& site);
 
+  friend struct detail::ChanAccess;
+  explicit Chan(std::shared_ptr<detail::ChanCore> c) : c_(std::move(c)) {}
+
   std::shared_ptr<detail::ChanCore> c_;
 };
 
 namespace detail {
 [[noreturn]] void chan_block_forever(const std::source_location& site);
-}
+
+// ChanAccess wraps a core the runtime made itself (tick(): one whose owner stops a
+// ticker when the last handle goes) in a Chan<T>. REQUIRES: the core holds Ts.
+struct ChanAccess {
+  template <class T>
+  static Chan<T> wrap(std::shared_ptr<ChanCore> c) {
+    return Chan<T>(std::move(c));
+  }
+};
+}  // namespace detail
 
 template <class T>
 void Chan<T>::block_forever(const std::source_location& site) {

@@ -1,4 +1,4 @@
-// weft/select.h: Go's select over channels of any element types, and after().
+// weft/select.h: Go's select over channels of any element types, after() and tick().
 //
 //   weft::select(
 //       weft::on_recv(jobs, [&](std::optional<Job> j) { if (j) run(*j); else done = true; }),
@@ -102,8 +102,32 @@ int select(Cases&&... cases) {
 // after() returns a channel that receives the time once, `d` from now (Go's time.After).
 inline Chan<Clock::time_point> after(Duration d) {
   Chan<Clock::time_point> c(1);
-  Timer::after_func(d, [c] { c.try_send(Clock::now()); });
+  Timer::after_func(d, [c] {
+    try {
+      c.try_send(Clock::now());
+    } catch (const ChanClosedError&) {
+      // Its reader closed it: nobody wants the time, and it is no panic of the sender's.
+    }
+  });
   return c;
 }
+
+// tick() returns a channel that receives the time every `d` (Go's time.Tick), for as
+// long as a handle to it exists:
+//
+//   auto ticks = weft::tick(std::chrono::seconds(1));
+//   for (;;)
+//     weft::select(weft::on_recv(ticks, [&](auto) { report(); }),
+//                  weft::on_recv(ctx.done(), [&](auto) { ... }));
+//
+// It is a Ticker (weft/time.h) whose timer callback does a non-blocking send into a
+// one-slot buffer: a slow reader misses ticks rather than queueing them, and the next
+// deadline is counted from the last one, not from the read. Unlike Go's time.Tick, whose
+// ticker is never stopped (Go documents it as a leak), the ticker stops when the last
+// handle to the channel goes away -- drop every copy (select cases hold one while they
+// run), and it never fires again; it also stops if the channel is closed. The channel
+// must not outlive run(): its last handle stops a timer, which needs the runtime.
+// d <= 0 returns the nil channel, as Go's does.
+Chan<Clock::time_point> tick(Duration d);
 
 }  // namespace weft

@@ -6,7 +6,7 @@
 //   weft::Ticker tick(std::chrono::milliseconds(100));
 //   for (int i = 0; i < 10; i++) { tick.wait(); report(); }
 //
-// The channel forms (after(d), tick(d), Timer::c()) come with channels in weft/chan.h.
+// The channel forms, after(d) and tick(d), are in weft/select.h.
 #pragma once
 
 #include <chrono>
