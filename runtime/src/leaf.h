@@ -17,5 +17,8 @@ namespace weft::detail {
 extern int (*const leaf_clock_gettime)(clockid_t, struct timespec*);
 extern int (*const leaf_sched_yield)();
 extern long (*const leaf_syscall6)(long, long, long, long, long, long, long);
+// leaf_syscall6_neg() is syscall(2) returning -errno on failure: reading errno from
+// split code would itself be a call into libc (__errno_location).
+extern long (*const leaf_syscall6_neg)(long, long, long, long, long, long, long);
 
 }  // namespace weft::detail

@@ -13,7 +13,12 @@ namespace {
 std::atomic<NetpollHook*> g_hook{nullptr};
 }
 
-void netpoll_install(NetpollHook* hook) { g_hook.store(hook, std::memory_order_release); }
+void netpoll_install(NetpollHook* hook) {
+  g_hook.store(hook, std::memory_order_seq_cst);
+  // An M may be asleep on poll_note until the next timer: from now on poll_break()
+  // interrupts the poller instead, so wake it to wait there.
+  if (Sched* s = sched) s->poll_note.wakeup();
+}
 
 NetpollHook* netpoller() { return g_hook.load(std::memory_order_acquire); }
 

@@ -1,0 +1,244 @@
+// net_fd.cpp: system calls that park instead of blocking. See net_fd.h.
+#include "net_fd.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <climits>
+#include <mutex>
+
+#include "poller.h"
+#include "sys.h"
+#include "systemstack.h"
+
+namespace weft::net::detail {
+
+std::error_code errno_code(long neg_errno) {
+  return {static_cast<int>(-neg_errno), std::system_category()};
+}
+
+std::int64_t to_nanotime(Deadline d) {
+  if (d == Deadline{}) return 0;
+  // steady_clock is CLOCK_MONOTONIC, the clock of the runtime's timers.
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
+  return ns > 0 ? ns : 1;  // a time before the clock's start has passed: never "none"
+}
+
+namespace {
+// Holds a call's reference (NetFd::acquire) until scope exit.
+template <class F>
+struct Defer {
+  F f;
+  ~Defer() { f(); }
+};
+template <class F>
+Defer(F) -> Defer<F>;
+}  // namespace
+
+Result<NetFd*> NetFd::open(int fd, int family) {
+  PollDesc* pd = pd_alloc(fd);
+  if (std::error_code ec = Poller::get().open(fd, pd)) {
+    pd_free(pd);
+    sys::close(fd);
+    return ec;
+  }
+  NetFd* nfd = nullptr;
+  weft::detail::systemstack([&] { nfd = new NetFd(fd, family, pd); });
+  return nfd;
+}
+
+NetFd::~NetFd() { destroy_fd(); }
+
+bool NetFd::acquire() {
+  if (state_.fetch_add(1, std::memory_order_acq_rel) & kClosed) {
+    release();
+    return false;
+  }
+  return true;
+}
+
+void NetFd::release() {
+  if (state_.fetch_sub(1, std::memory_order_acq_rel) - 1 == kClosed) destroy_fd();
+}
+
+void NetFd::destroy_fd() {
+  if (fd_closed_.exchange(true, std::memory_order_acq_rel)) return;
+  Poller::get().close(fd_);
+  sys::close(fd_);
+  pd_free(pd_);
+}
+
+std::error_code NetFd::close() {
+  state_.fetch_add(1, std::memory_order_acq_rel);  // our own reference, so that the
+  if (state_.fetch_or(kClosed, std::memory_order_acq_rel) & kClosed) {  // last is not ours
+    release();
+    return Error::closed;
+  }
+  pd_evict(pd_);
+  release();
+  return {};
+}
+
+std::error_code NetFd::wait(bool write) {
+  switch (pd_wait(pd_, write)) {
+    case WaitResult::ready:
+      return {};
+    case WaitResult::closing:
+      return Error::closed;
+    case WaitResult::timeout:
+      return Error::timeout;
+  }
+  return {};
+}
+
+std::error_code NetFd::check(bool write) {
+  switch (pd_check(pd_, write)) {
+    case WaitResult::ready:
+      return {};
+    case WaitResult::closing:
+      return Error::closed;
+    case WaitResult::timeout:
+      return Error::timeout;
+  }
+  return {};
+}
+
+Result<std::size_t> NetFd::read(void* buf, std::size_t len) {
+  if (!acquire()) return Error::closed;
+  Defer done{[this] { release(); }};
+  std::lock_guard lock(rmu_);
+  if (std::error_code ec = check(false)) return ec;
+  if (len == 0) return std::size_t{0};
+  for (;;) {
+    long n = sys::read(fd_, buf, len);
+    if (n > 0) return static_cast<std::size_t>(n);
+    if (n == 0) return Error::eof;
+    if (n == -EINTR) continue;
+    if (n != -EAGAIN) return errno_code(n);
+    if (std::error_code ec = wait(false)) return ec;
+  }
+}
+
+Result<std::size_t> NetFd::write(const void* buf, std::size_t len) {
+  if (!acquire()) return Error::closed;
+  Defer done{[this] { release(); }};
+  std::lock_guard lock(wmu_);
+  if (std::error_code ec = check(true)) return ec;
+  std::size_t sent = 0;
+  while (sent < len) {
+    // send(MSG_NOSIGNAL): a peer that went away is EPIPE, not a process-killing SIGPIPE.
+    long n = sys::send(fd_, static_cast<const char*>(buf) + sent, len - sent, MSG_NOSIGNAL);
+    if (n >= 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n == -EINTR) continue;
+    if (n != -EAGAIN) return errno_code(n);
+    if (std::error_code ec = wait(true)) return ec;
+  }
+  return sent;
+}
+
+Result<std::size_t> NetFd::writev(std::span<const std::string_view> bufs) {
+  if (!acquire()) return Error::closed;
+  Defer done{[this] { release(); }};
+  std::lock_guard lock(wmu_);
+  if (std::error_code ec = check(true)) return ec;
+  constexpr std::size_t kBatch = 64;  // iovecs per sendmsg; IOV_MAX is 1024
+  iovec iov[kBatch];
+  std::size_t total = 0, next = 0, offset = 0;  // bufs[next] + offset: first unsent byte
+  while (next < bufs.size()) {
+    int cnt = 0;
+    for (std::size_t i = next; i < bufs.size() && cnt < static_cast<int>(kBatch); i++) {
+      std::size_t skip = i == next ? offset : 0;
+      if (bufs[i].size() == skip) continue;
+      iov[cnt].iov_base = const_cast<char*>(bufs[i].data() + skip);
+      iov[cnt].iov_len = bufs[i].size() - skip;
+      cnt++;
+    }
+    if (cnt == 0) break;
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<std::size_t>(cnt);
+    long n = sys::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (n == -EINTR) continue;
+      if (n != -EAGAIN) return errno_code(n);
+      if (std::error_code ec = wait(true)) return ec;
+      continue;
+    }
+    total += static_cast<std::size_t>(n);
+    auto left = static_cast<std::size_t>(n);  // advance over what went out
+    while (next < bufs.size() && left >= bufs[next].size() - offset) {
+      left -= bufs[next].size() - offset;
+      offset = 0;
+      next++;
+    }
+    offset += left;
+  }
+  return total;
+}
+
+Result<int> NetFd::accept(Address* peer) {
+  if (!acquire()) return Error::closed;
+  Defer done{[this] { release(); }};
+  std::lock_guard lock(rmu_);
+  if (std::error_code ec = check(false)) return ec;
+  for (;;) {
+    sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    long n = sys::accept4(fd_, reinterpret_cast<sockaddr*>(&ss), &len,
+                          SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (n >= 0) {
+      if (peer) *peer = Address(reinterpret_cast<sockaddr*>(&ss), len);
+      return static_cast<int>(n);
+    }
+    // A connection reset before we took it: take the next one.
+    if (n == -EINTR || n == -ECONNABORTED) continue;
+    if (n != -EAGAIN) return errno_code(n);
+    if (std::error_code ec = wait(false)) return ec;
+  }
+}
+
+std::error_code NetFd::connect(const Address& addr, std::int64_t deadline_ns) {
+  if (!acquire()) return Error::closed;
+  Defer done{[this] { release(); }};
+  long n = sys::connect(fd_, addr.data(), addr.size());
+  if (n == 0) return {};
+  if (n != -EINPROGRESS && n != -EINTR) return errno_code(n);
+  if (deadline_ns != 0) pd_set_deadline(pd_, deadline_ns, false, true);
+  Defer clear{[&] {
+    if (deadline_ns != 0) pd_set_deadline(pd_, 0, false, true);
+  }};
+  for (;;) {
+    if (std::error_code ec = wait(true)) return ec;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (long r = sys::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len); r < 0)
+      return errno_code(r);
+    if (err == EINPROGRESS || err == EALREADY || err == EINTR) continue;
+    if (err != 0) return {err, std::system_category()};
+    // Writable with no error can still be a spurious wake-up: connected only if there
+    // is a peer.
+    sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (sys::getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &sl) == 0) return {};
+  }
+}
+
+std::error_code NetFd::shutdown(int how) {
+  if (!acquire()) return Error::closed;
+  Defer done{[this] { release(); }};
+  if (long r = sys::shutdown(fd_, how); r < 0) return errno_code(r);
+  return {};
+}
+
+std::error_code NetFd::set_deadline(std::int64_t when_ns, bool read, bool write) {
+  if (!acquire()) return Error::closed;
+  Defer done{[this] { release(); }};
+  pd_set_deadline(pd_, when_ns, read, write);
+  return {};
+}
+
+}  // namespace weft::net::detail

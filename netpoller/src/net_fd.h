@@ -1,0 +1,68 @@
+// net_fd.h: a non-blocking socket on the poller (Go's internal/poll.FD and netFD).
+//
+// NetFd turns the socket's EAGAIN into parking on its PollDesc, serializes readers and
+// writers (one of each may run at a time, so one write() is never interleaved with
+// another), and makes close() safe while other fibers are inside calls:
+//
+//   state_ = kClosed bit | number of calls in progress.
+// Every call takes a reference first and fails with Error::closed once the bit is set.
+// close() sets the bit and wakes the parked callers (pd_evict); whoever drops the last
+// reference after that unregisters and closes the file descriptor. So the descriptor
+// number is never reused while a call might still pass it to the kernel.
+//
+// The NetFd object itself belongs to its Conn or Listener, which deletes it: the public
+// contract is that an object outlives the calls made on it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "poll_desc.h"
+#include "weft/mutex.h"
+#include "weft/net.h"
+
+namespace weft::net::detail {
+
+class NetFd {
+ public:
+  // open() registers fd (already non-blocking) with the poller and takes ownership of it
+  // (closing it on failure).
+  static Result<NetFd*> open(int fd, int family);
+  ~NetFd();  // REQUIRES: closed, no call in progress
+
+  int fd() const { return fd_; }
+  int family() const { return family_; }
+
+  Result<std::size_t> read(void* buf, std::size_t len);
+  Result<std::size_t> write(const void* buf, std::size_t len);
+  Result<std::size_t> writev(std::span<const std::string_view> bufs);
+  // accept() returns a new non-blocking, close-on-exec socket and its peer's address.
+  Result<int> accept(Address* peer);
+  // connect() connects, parking until done or until deadline_ns (0: none).
+  std::error_code connect(const Address& addr, std::int64_t deadline_ns);
+  std::error_code shutdown(int how);
+  std::error_code close();
+  std::error_code set_deadline(std::int64_t when_ns, bool read, bool write);
+
+ private:
+  NetFd(int fd, int family, PollDesc* pd) : fd_(fd), family_(family), pd_(pd) {}
+  bool acquire();
+  void release();
+  void destroy_fd();
+  std::error_code wait(bool write);   // pd_wait(), as an error (none: ready)
+  std::error_code check(bool write);  // pd_check(), as an error
+
+  static constexpr std::uint64_t kClosed = 1ull << 63;
+  const int fd_;
+  const int family_;
+  PollDesc* const pd_;
+  std::atomic<std::uint64_t> state_{0};
+  std::atomic<bool> fd_closed_{false};
+  weft::Mutex rmu_, wmu_;
+};
+
+std::error_code errno_code(long neg_errno);
+// to_nanotime() converts a Deadline to the runtime's nanotime() clock (0: none).
+std::int64_t to_nanotime(Deadline d);
+
+}  // namespace weft::net::detail

@@ -1,0 +1,120 @@
+// netpoll_epoll.cpp: the Linux backend (see poller.h).
+//
+// Every socket is added once with EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET and its PollDesc
+// as the event's data: edge-triggered readiness maps one to one onto the descriptor's
+// sticky kReady slots. wake() writes an eventfd, registered level-triggered; a flag keeps
+// concurrent wake()s to one write until the blocking poll that sees it reads it back.
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+#include "g.h"
+#include "poll_desc.h"
+#include "poller.h"
+
+namespace weft::net::detail {
+namespace {
+
+class EpollPoller final : public Poller {
+ public:
+  EpollPoller() {
+    epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    evfd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (epfd_ < 0 || evfd_ < 0) {
+      std::perror("weft::net: epoll_create1/eventfd");
+      std::abort();
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;  // level-triggered: see poll()
+    ev.data.ptr = &wake_tag_;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, evfd_, &ev) != 0) {
+      std::perror("weft::net: epoll_ctl(eventfd)");
+      std::abort();
+    }
+  }
+
+  std::error_code open(int fd, PollDesc* pd) override {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = pd;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) return {errno, std::system_category()};
+    return {};
+  }
+
+  void close(int fd) override {
+    epoll_event ev{};
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev);
+  }
+
+  weft::detail::G* poll(std::int64_t delay_ns) override {
+    // Nobody waits for I/O: a non-blocking poll has nothing to find (a readiness edge
+    // stays recorded in the kernel until the next epoll_wait).
+    if (delay_ns == 0 && pd_waiters.load(std::memory_order_seq_cst) == 0) return nullptr;
+    int timeout_ms;
+    if (delay_ns < 0)
+      timeout_ms = -1;
+    else if (delay_ns == 0)
+      timeout_ms = 0;
+    else if (delay_ns < 1'000'000)
+      timeout_ms = 1;  // round up: waking early only to sleep again wastes a round trip
+    else if (delay_ns < 1'000'000'000'000LL)
+      timeout_ms = static_cast<int>((delay_ns + 999'999) / 1'000'000);
+    else
+      timeout_ms = 1'000'000;
+    epoll_event events[128];
+    int n = epoll_wait(epfd_, events, 128, timeout_ms);
+    if (n < 0) {
+      if (errno != EINTR) {
+        std::perror("weft::net: epoll_wait");
+        std::abort();
+      }
+      return nullptr;
+    }
+    weft::detail::G* list = nullptr;
+    for (int i = 0; i < n; i++) {
+      const epoll_event& ev = events[i];
+      if (ev.data.ptr == &wake_tag_) {
+        // Only the blocking poll, the one wake() is meant for, consumes the wake-up: a
+        // non-blocking poll that took it would leave that one asleep. The eventfd is
+        // level-triggered, so it stays reported until then. Drain, then clear the flag:
+        // a wake() in between is dropped, which is right -- this poll is returning.
+        if (delay_ns != 0) {
+          std::uint64_t v;
+          while (read(evfd_, &v, sizeof v) > 0) {
+          }
+          wake_pending_.store(false, std::memory_order_seq_cst);
+        }
+        continue;
+      }
+      auto* pd = static_cast<PollDesc*>(ev.data.ptr);
+      const std::uint32_t e = ev.events;
+      const bool err = e & (EPOLLERR | EPOLLHUP);
+      pd_ready(pd, err || (e & (EPOLLIN | EPOLLRDHUP)), err || (e & EPOLLOUT), &list);
+    }
+    return list;
+  }
+
+  void wake() override {
+    if (wake_pending_.exchange(true, std::memory_order_seq_cst)) return;
+    std::uint64_t one = 1;
+    while (write(evfd_, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+  }
+
+ private:
+  int epfd_ = -1, evfd_ = -1;
+  char wake_tag_ = 0;
+  std::atomic<bool> wake_pending_{false};
+};
+
+}  // namespace
+
+Poller* make_poller() { return new EpollPoller; }
+
+}  // namespace weft::net::detail

@@ -1,0 +1,454 @@
+// net_test.cpp: the netpoller and sockets (netpoller/), over real loopback sockets.
+// Every test runs once per processor count (weft_test.h). No test asserts on timing:
+// deadlines are checked by what they cause (a timeout error, a woken fiber), never by
+// how long it took.
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "../runtime/weft_test.h"
+#include "weft/chan.h"
+#include "weft/net.h"
+#include "weft/time.h"
+#include "weft/waitgroup.h"
+
+using namespace std::chrono_literals;
+namespace net = weft::net;
+
+namespace {
+
+class NetTest : public WeftTest {};
+WEFT_INSTANTIATE(NetTest);
+
+// listen_local() listens on a free loopback port.
+net::TcpListener listen_local() { return net::TcpListener::listen("127.0.0.1:0").value(); }
+
+// echo_once() accepts one connection and echoes until eof.
+void echo_until_eof(net::Conn& c) {
+  char buf[4096];
+  while (auto n = c.read(buf, sizeof buf))
+    if (!c.write(buf, *n)) break;
+}
+
+}  // namespace
+
+TEST_P(NetTest, EchoOverLoopback) {
+  run([&] {
+    auto ln = listen_local();
+    EXPECT_EQ(ln.addr().host(), "127.0.0.1");
+    EXPECT_NE(ln.addr().port(), 0);
+    go([&] {
+      auto c = ln.accept();
+      ASSERT_TRUE(c) << c.error().message();
+      EXPECT_EQ(c->remote_addr().host(), "127.0.0.1");
+      echo_until_eof(*c);
+    });
+    auto c = net::dial_tcp(ln.addr().to_string()).value();
+    EXPECT_EQ(c.remote_addr(), ln.addr());
+    for (int i = 0; i < 100; i++) {
+      std::string msg = "message " + std::to_string(i);
+      ASSERT_TRUE(c.write(msg));
+      std::string back(msg.size(), '\0');
+      ASSERT_EQ(c.read_full(back.data(), back.size()).value(), msg.size());
+      EXPECT_EQ(back, msg);
+    }
+    ASSERT_FALSE(c.shutdown_write());
+    char b;
+    auto r = c.read(&b, 1);
+    EXPECT_EQ(r.error(), net::Error::eof);  // the server saw eof and returned
+    join();
+  });
+}
+
+TEST_P(NetTest, LargeTransfersParkOnAFullSocketBuffer) {
+  // 8 MiB each way, far more than the socket buffers: both writers must park.
+  run([&] {
+    auto [a, b] = net::pipe();
+    const std::size_t kSize = 8 << 20;
+    std::string out(kSize, '\0');
+    for (std::size_t i = 0; i < kSize; i++) out[i] = static_cast<char>(i * 7 + i / 4096);
+    go([&, &b = b] {
+      std::string in(kSize, '\0');
+      ASSERT_TRUE(b.read_full(in.data(), in.size()));
+      EXPECT_TRUE(in == out);
+      ASSERT_TRUE(b.write(in));
+    });
+    ASSERT_TRUE(a.write(out));
+    std::string back(kSize, '\0');
+    ASSERT_TRUE(a.read_full(back.data(), back.size()));
+    EXPECT_TRUE(back == out);
+    join();
+  });
+}
+
+TEST_P(NetTest, GatheredWritesArriveInOrder) {
+  run([&] {
+    auto [a, b] = net::pipe();
+    std::vector<std::string> parts;
+    std::vector<std::string_view> views;
+    std::string expect;
+    for (int i = 0; i < 3000; i++) {  // more buffers than one sendmsg takes
+      parts.push_back(std::string(static_cast<std::size_t>(i % 97), static_cast<char>('a' + i % 26)));
+    }
+    for (auto& p : parts) {
+      views.push_back(p);
+      expect += p;
+    }
+    go([&, &a = a] {
+      auto n = a.write_all(views);
+      ASSERT_TRUE(n);
+      EXPECT_EQ(*n, expect.size());
+      a.close();
+    });
+    std::string got;
+    char buf[1000];
+    while (auto n = b.read(buf, sizeof buf)) got.append(buf, *n);
+    EXPECT_EQ(got, expect);
+    auto r = b.write_all({"x", "y"});
+    EXPECT_FALSE(r);  // the peer is gone: EPIPE, not SIGPIPE
+    join();
+  });
+}
+
+TEST_P(NetTest, ReadDeadlineTimesOutAndCanBeLifted) {
+  run([&] {
+    auto [a, b] = net::pipe();
+    char buf[8];
+    ASSERT_FALSE(a.set_read_deadline(net::after(5ms)));
+    auto r = a.read(buf, sizeof buf);
+    EXPECT_EQ(r.error(), net::Error::timeout);
+    EXPECT_EQ(r.error(), std::errc::timed_out);
+    // A passed deadline fails every read at once, even with data waiting.
+    ASSERT_TRUE(b.write("hi"));
+    EXPECT_EQ(a.read(buf, sizeof buf).error(), net::Error::timeout);
+    // Lifting it (the zero deadline) makes reads work again.
+    ASSERT_FALSE(a.set_read_deadline({}));
+    EXPECT_EQ(a.read(buf, sizeof buf).value(), 2u);
+    // Extending a deadline before it fires: the read waits for the data instead.
+    ASSERT_FALSE(a.set_read_deadline(net::after(1ms)));
+    ASSERT_FALSE(a.set_read_deadline(net::after(1h)));
+    go([&b = b] {
+      weft::sleep_for(10ms);
+      ASSERT_TRUE(b.write("late"));
+    });
+    EXPECT_EQ(a.read(buf, sizeof buf).value(), 4u);
+    join();
+  });
+}
+
+TEST_P(NetTest, DeadlineSetByAnotherFiberWakesTheReader) {
+  run([&] {
+    auto [a, b] = net::pipe();
+    weft::Chan<std::error_code> result(1);
+    go([&a = a, result] {
+      char buf[8];
+      result.send(a.read(buf, sizeof buf).error());
+    });
+    weft::sleep_for(2ms);  // let it park (if it has not, the deadline is seen at once)
+    ASSERT_FALSE(a.set_read_deadline(net::after(-1s)));
+    EXPECT_EQ(*result.recv(), net::Error::timeout);
+    join();
+  });
+}
+
+TEST_P(NetTest, WriteDeadlineTimesOutWhenThePeerDoesNotRead) {
+  run([&] {
+    auto [a, b] = net::pipe();
+    ASSERT_FALSE(a.set_write_deadline(net::after(20ms)));
+    std::string chunk(1 << 20, 'x');
+    std::error_code ec;
+    for (int i = 0; i < 1000 && !ec; i++) ec = a.write(chunk).error();
+    EXPECT_EQ(ec, net::Error::timeout);
+  });
+}
+
+TEST_P(NetTest, CloseWakesBlockedReaderAndAcceptor) {
+  run([&] {
+    auto [a, b] = net::pipe();
+    auto ln = listen_local();
+    weft::Chan<std::error_code> result(2);
+    go([&a = a, result] {
+      char buf[8];
+      result.send(a.read(buf, sizeof buf).error());
+    });
+    go([&ln, result] { result.send(ln.accept().error()); });
+    weft::sleep_for(2ms);
+    EXPECT_FALSE(a.close());
+    EXPECT_FALSE(ln.close());
+    EXPECT_EQ(*result.recv(), net::Error::closed);
+    EXPECT_EQ(*result.recv(), net::Error::closed);
+    EXPECT_EQ(a.close(), net::Error::closed);  // twice
+    char c;
+    EXPECT_EQ(a.read(&c, 1).error(), net::Error::closed);
+    EXPECT_EQ(b.read(&c, 1).error(), net::Error::eof);  // the peer saw it close
+    join();
+  });
+}
+
+TEST_P(NetTest, HalfCloseLetsThePeerFinishSending) {
+  run([&] {
+    auto ln = listen_local();
+    go([&] {
+      auto c = ln.accept().value();
+      std::string all;
+      char buf[256];
+      while (auto n = c.read(buf, sizeof buf)) all.append(buf, *n);
+      ASSERT_TRUE(c.write("got " + std::to_string(all.size())));
+    });  // c closes here
+    auto c = net::dial_tcp(ln.addr().to_string()).value();
+    ASSERT_TRUE(c.write(std::string(1000, 'q')));
+    ASSERT_FALSE(c.shutdown_write());
+    EXPECT_FALSE(c.write("more"));  // our side is shut
+    char buf[64];
+    auto n = c.read(buf, sizeof buf);
+    ASSERT_TRUE(n);
+    EXPECT_EQ(std::string(buf, *n), "got 1000");
+    EXPECT_EQ(c.read(buf, sizeof buf).error(), net::Error::eof);
+    join();
+  });
+}
+
+TEST_P(NetTest, PeerResetIsAnError) {
+  run([&] {
+    auto ln = listen_local();
+    go([&] {
+      auto c = ln.accept().value();
+      char b;
+      ASSERT_TRUE(c.read(&b, 1));
+      // SO_LINGER 0: close sends RST instead of FIN.
+      linger lg{1, 0};
+      ASSERT_EQ(setsockopt(c.native_handle(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    });
+    auto c = net::dial_tcp(ln.addr().to_string()).value();
+    ASSERT_TRUE(c.write("x"));
+    join();  // the server has closed with a reset
+    char buf[8];
+    auto r = c.read(buf, sizeof buf);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), std::errc::connection_reset);
+  });
+}
+
+TEST_P(NetTest, DialErrors) {
+  run([&] {
+    // A port nobody listens on: refused, as an error code.
+    auto ln = listen_local();
+    std::string addr = ln.addr().to_string();
+    ln.close();
+    auto r = net::dial_tcp(addr);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), std::errc::connection_refused);
+    EXPECT_EQ(net::dial_tcp("no-port").error(), net::Error::bad_address);
+    EXPECT_EQ(net::dial_tcp("127.0.0.1:99999").error(), net::Error::bad_address);
+    EXPECT_EQ(net::dial_tcp("host.invalid:80").error(), net::Error::host_not_found);
+  });
+}
+
+TEST_P(NetTest, DialTimeoutWhenTheBacklogIsFull) {
+  run([&] {
+    // A listener that never accepts, with a backlog of one: once its queue is full the
+    // kernel drops new SYNs, so a dial can only end by its timeout.
+    net::ListenOptions opts;
+    opts.backlog = 1;
+    auto ln = net::TcpListener::listen("127.0.0.1:0", opts).value();
+    std::vector<net::TcpConn> held;
+    std::error_code ec;
+    for (int i = 0; i < 16 && !ec; i++) {
+      auto c = net::dial_tcp(ln.addr().to_string(), 50ms);
+      if (c)
+        held.push_back(std::move(*c));
+      else
+        ec = c.error();
+    }
+    EXPECT_EQ(ec, net::Error::timeout);
+  });
+}
+
+TEST_P(NetTest, NameResolutionAndIPv6) {
+  run([&] {
+    auto addrs = net::resolve("localhost", 80);
+    ASSERT_TRUE(addrs) << addrs.error().message();
+    EXPECT_FALSE(addrs->empty());
+    auto ln = net::TcpListener::listen("[::1]:0");
+    if (!ln) GTEST_SKIP() << "no IPv6 loopback: " << ln.error().message();
+    EXPECT_EQ(ln->addr().family(), AF_INET6);
+    EXPECT_EQ(ln->addr().to_string(), "[::1]:" + std::to_string(ln->addr().port()));
+    go([&] {
+      auto c = ln->accept().value();
+      echo_until_eof(c);
+    });
+    auto c = net::dial_tcp(ln->addr().to_string()).value();
+    ASSERT_TRUE(c.write("six"));
+    char buf[3];
+    ASSERT_TRUE(c.read_full(buf, 3));
+    EXPECT_EQ(std::string(buf, 3), "six");
+    c.close();
+    join();
+  });
+}
+
+TEST_P(NetTest, UnixSocketsAndRecording) {
+  run([&] {
+    std::string path = testing::TempDir() + "weft-net-" + std::to_string(getpid()) + "-" +
+                       std::to_string(procs()) + ".sock";
+    auto ln = net::UnixListener::listen(path).value();
+    EXPECT_EQ(ln.addr().to_string(), "unix:" + path);
+    go([&] {
+      auto c = ln.accept().value();
+      echo_until_eof(c);
+    });
+    net::Recording<net::UnixConn> c(net::dial_unix(path).value());
+    ASSERT_TRUE(c.write("ping"));
+    ASSERT_TRUE(c.write_all({"po", "ng"}));
+    char buf[8];
+    ASSERT_TRUE(c.read_full(buf, 8));
+    EXPECT_EQ(c.sent(), "pingpong");
+    EXPECT_EQ(c.received(), "pingpong");
+    c.close();
+    join();
+    ln.close();
+    // A stale socket file does not stop a new listener.
+    EXPECT_TRUE(net::UnixListener::listen(path));
+    unlink(path.c_str());
+  });
+}
+
+TEST_P(NetTest, ReadFullReportsUnexpectedEof) {
+  run([&] {
+    auto [a, b] = net::pipe();
+    ASSERT_TRUE(b.write("abc"));
+    b.close();
+    char buf[8];
+    EXPECT_EQ(a.read_full(buf, 8).error(), net::Error::unexpected_eof);
+    EXPECT_EQ(a.read_full(buf, 8).error(), net::Error::eof);
+  });
+}
+
+TEST_P(NetTest, AcceptUnderAConnectionStorm) {
+  // 64 dialers x 16 connections, all at once, against one accept loop.
+  run([&] {
+    auto ln = listen_local();
+    const int kDialers = 64, kEach = 16;
+    std::atomic<int> served{0};
+    go([&] {
+      weft::WaitGroup conns;
+      for (int i = 0; i < kDialers * kEach; i++) {
+        auto c = ln.accept();
+        ASSERT_TRUE(c) << c.error().message();
+        conns.add(1);
+        weft::go([c = std::move(*c), conns, &served]() mutable {
+          char b;
+          if (c.read(&b, 1) && c.write(&b, 1)) served++;
+          conns.done();
+        });
+      }
+      conns.wait();
+    });
+    weft::WaitGroup dialers;
+    std::atomic<int> ok{0};
+    for (int d = 0; d < kDialers; d++) {
+      dialers.add(1);
+      weft::go([&, dialers] {
+        for (int i = 0; i < kEach; i++) {
+          auto c = net::dial_tcp(ln.addr().to_string());
+          if (!c) continue;
+          char b = 'x';
+          if (c->write(&b, 1) && c->read(&b, 1)) ok++;
+        }
+        dialers.done();
+      });
+    }
+    dialers.wait();
+    join();
+    EXPECT_EQ(ok.load(), kDialers * kEach);
+    EXPECT_EQ(served.load(), kDialers * kEach);
+  });
+}
+
+TEST_P(NetTest, PollerWakesForTimersAndForWorkFromAnotherThread) {
+  run([&] {
+    // A fiber parked on a socket: the only M left waits in the poller. A timer must
+    // still fire on time-order, and work readied by a foreign thread must run.
+    auto [a, b] = net::pipe();
+    go([&a = a] {
+      char c;
+      EXPECT_TRUE(a.read(&c, 1));
+    });
+    weft::sleep_for(1ms);  // a timer must wake the M that waits in the poller
+    weft::Chan<int> ch(0);
+    std::thread t([ch] {  // work handed over from a thread outside the runtime
+      std::this_thread::sleep_for(2ms);
+      while (!ch.try_send(7)) std::this_thread::sleep_for(1ms);
+    });
+    EXPECT_EQ(ch.recv(), 7);
+    weft::blocking([&] { t.join(); });
+    ASSERT_TRUE(b.write("!"));
+    join();
+  });
+}
+
+TEST(NetProcess, NofileLimitRaisedToTheHardLimit) {
+  weft::run([] {
+    auto ln = listen_local();  // the runtime has started: the limit is raised
+    rlimit rl;
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    EXPECT_EQ(rl.rlim_cur, rl.rlim_max);
+  });
+}
+
+// 10,000 connections open at once. The clients run in a child process (conn_flood.cpp)
+// so that each side needs 10,000 descriptors, not 20,000: RLIMIT_NOFILE's hard limit is
+// often 20,000 or less.
+TEST(NetProcess, TenThousandConcurrentConnections) {
+#if defined(__SANITIZE_THREAD__)
+  // TSan keeps a thread-sized trace per fiber; 10,000 of them on each side exhaust its
+  // mappings. The full count runs in the Release and ASan builds.
+  const int kConns = 2000;
+#else
+  const int kConns = 10000;
+#endif
+  rlimit rl;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  if (rl.rlim_max < kConns + 100) GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << rl.rlim_max;
+  std::atomic<int> open{0}, max_open{0}, echoed{0};
+  int status = -1;
+  weft::run([&] {
+    auto ln = net::TcpListener::listen("127.0.0.1:0").value();
+    weft::WaitGroup conns;
+    weft::go([&, conns]() mutable {
+      for (;;) {
+        auto c = ln.accept();
+        if (!c) break;  // closed below
+        conns.add(1);
+        weft::go([c = std::move(*c), conns, &open, &max_open, &echoed]() mutable {
+          int now = ++open;
+          for (int m = max_open.load(); now > m && !max_open.compare_exchange_weak(m, now);) {
+          }
+          char buf[64];
+          while (auto n = c.read(buf, sizeof buf)) {
+            if (!c.write(buf, *n)) break;
+            echoed++;
+          }
+          open--;
+          conns.done();
+        });
+      }
+    });
+    std::string cmd = std::string(WEFT_CONN_FLOOD) + " " + ln.addr().to_string() + " " +
+                      std::to_string(kConns);
+    status = weft::blocking([&] { return std::system(cmd.c_str()); });
+    ln.close();
+    conns.wait();
+  });
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(echoed.load(), kConns);
+  EXPECT_EQ(max_open.load(), kConns) << "the client holds every connection open at once";
+  EXPECT_EQ(open.load(), 0);
+}
