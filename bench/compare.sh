@@ -12,12 +12,20 @@
 #   bench=X weft_ms= go_ms= boostfiber_ms= ratio_vs_go= ratio_vs_boostfiber=
 #                                                        summary (ratio = weft / peer:
 #                                                        below 1, weft is faster)
+#   bench=echo   ... weft_msgs_per_s= go_msgs_per_s= throughput_vs_go=
+#   bench=stream ... weft_bytes_per_s= go_bytes_per_s= throughput_vs_go=
+#                                                        the summary above plus the best
+#                                                        runs' throughput (weft / go:
+#                                                        above 1, weft is faster)
 #   bench=idle    weft_rss_per_fiber= go_... boostfiber_... ratio_vs_go= ratio_vs_boostfiber=
 #   bench=idlecpu weft_cpu_percent= go_cpu_percent= boostfiber_cpu_percent=
 #
 # Usage: bench/compare.sh [--quick] [bench...]
 #   bench: spawn yield idle idlecpu mutex skynet skynet-chan pingpong ring select
-#          (default: all). --quick divides every default size by 10.
+#          echo stream (default: all). --quick divides every default size by 10.
+#          echo C N: C loopback TCP connections ping-pong a 64-byte message, N round
+#          trips in all; stream C S: C connections each send S bytes one way. Both
+#          are skipped for Boost.Fiber, which has no network poller.
 # Env: BUILD_DIR      build tree (default build/release): weft-bench at
 #                     $BUILD_DIR/bench/weft-bench, the Boost.Fiber peer at
 #                     $BUILD_DIR/bench/peers/boostfiber/weft-bench-boostfiber; the Go
@@ -29,10 +37,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(spawn yield idle idlecpu mutex skynet skynet-chan pingpong ring select)
+all=(spawn yield idle idlecpu mutex skynet skynet-chan pingpong ring select echo stream)
 declare -A size=([spawn]=1000000 [yield]=1000000 [idle]=100000 [idlecpu]=1000
                  [mutex]=1000000 [skynet]=1000000 [skynet-chan]=1000000
-                 [pingpong]=1000000 [ring]="1000 1000000" [select]=1000000)
+                 [pingpong]=1000000 [ring]="1000 1000000" [select]=1000000
+                 [echo]="1000 500000" [stream]="4 1073741824")
 
 quick=0
 if [ "${1:-}" = "--quick" ]; then quick=1; shift; fi
@@ -136,6 +145,15 @@ for b in "${benches[@]}"; do
     idlecpu) summary="bench=idlecpu weft_cpu_percent=${w:-n/a} go_cpu_percent=${g:-n/a} boostfiber_cpu_percent=${f:-n/a}" ;;
     *) summary="bench=$b weft_ms=${w:-n/a} go_ms=${g:-n/a} boostfiber_ms=${f:-n/a} ratio_vs_go=$(ratio "$w" "$g") ratio_vs_boostfiber=$(ratio "$w" "$f")" ;;
   esac
+  case $b in
+    echo) tkey=msgs_per_s ;;
+    stream) tkey=bytes_per_s ;;
+    *) tkey= ;;
+  esac
+  if [ -n "$tkey" ]; then  # fixed work per run: the fastest run has the best throughput
+    wt=$(field "$tkey" "${bestline[weft]:-}"); gt=$(field "$tkey" "${bestline[go]:-}")
+    summary+=" weft_$tkey=${wt:-n/a} go_$tkey=${gt:-n/a} throughput_vs_go=$(ratio "$wt" "$gt")"
+  fi
   for impl in "${impls[@]}"; do
     note=$(field note "${bestline[$impl]:-}")
     [ -z "$note" ] || summary+=" ${impl}_note=$note"

@@ -12,9 +12,19 @@
 //   pingpong N   two fibers bounce a value over two unbuffered channels, N round trips
 //   ring G N     G fibers in a ring of unbuffered channels pass a token N times
 //   select N     4 producers on buffered channels (cap 64), one consumer selecting
+//   echo C N     loopback TCP echo: a server fiber per connection echoes what it reads;
+//                C client fibers, one connection each, write a 64-byte message and read
+//                it back whole, N round trips in all (msgs_per_s)
+//   stream C S   C connections each send S bytes one way in 64 KiB writes, then
+//                shutdown_write; the server reads to eof and answers one byte (bytes_per_s)
+//
+// echo and stream run client and server in this process over 127.0.0.1 with weft::net,
+// in plain blocking style. Every connection is dialed and accepted before the clock
+// starts; the clock stops when the last client has finished.
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +37,7 @@
 #include "weft/chan.h"
 #include "weft/condition_variable.h"
 #include "weft/mutex.h"
+#include "weft/net.h"
 #include "weft/runtime.h"
 #include "weft/select.h"
 #include "weft/time.h"
@@ -189,7 +200,8 @@ void skynet_chan_node(weft::Chan<long> out, long num, long size) {
   }
   weft::Chan<long> rc(10);
   const long sub = size / 10;
-  for (long i = 0; i < 10; i++) weft::go([rc, num, i, sub] { skynet_chan_node(rc, num + i * sub, sub); });
+  for (long i = 0; i < 10; i++)
+    weft::go([rc, num, i, sub] { skynet_chan_node(rc, num + i * sub, sub); });
   long sum = 0;
   for (int i = 0; i < 10; i++) sum += *rc.recv();
   out.send(sum);
@@ -285,6 +297,143 @@ void select_bench(long n) {
   });
 }
 
+// ---- network ------------------------------------------------------------------------
+
+// A failed network call ends the run: a benchmark has nothing sensible to fall back on.
+[[noreturn]] void fail(const char* what, const std::string& why = "") {
+  std::fprintf(stderr, "weft-bench: %s%s%s\n", what, why.empty() ? "" : ": ", why.c_str());
+  std::fflush(stderr);
+  std::_Exit(1);
+}
+
+void need(std::error_code ec, const char* what) {
+  if (ec) fail(what, ec.message());
+}
+
+// need() unwraps a net result.
+template <class T>
+T need(weft::net::Result<T> r, const char* what) {
+  need(r.error(), what);
+  return std::move(*r);
+}
+
+// Two sockets per connection live in this process: lift the soft descriptor limit to
+// the hard one, as Go's runtime does at start-up.
+void raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+constexpr std::size_t kEchoMsg = 64;
+constexpr std::size_t kStreamChunk = 64 << 10;
+
+// net_bench() sets up the loopback pair common to echo and stream: an accept loop that
+// hands each of c connections to a new fiber running serve(conn), and c client fibers,
+// each dialing and then running client(i, conn) once the clock starts. Returns the
+// measured wall time in ms: from the moment every connection is established (dialed
+// and accepted) until every client has returned. Call it inside weft::run.
+template <class Serve, class Client>
+double net_bench(long c, Serve serve, Client client) {
+  auto ln = need(weft::net::TcpListener::listen("127.0.0.1:0"), "listen");
+  const std::string addr = ln.addr().to_string();
+  weft::WaitGroup ready, gate, done, served;
+  ready.add(2 * c);  // c dials, c accepts
+  gate.add(1);
+  done.add(c);
+  served.add(c);
+  weft::go([&ln, &serve, c, ready, served] {
+    for (long i = 0; i < c; i++) {
+      auto conn = need(ln.accept(), "accept");
+      ready.done();
+      weft::go([&serve, served, conn = std::move(conn)]() mutable {
+        serve(conn);
+        conn.close();
+        served.done();
+      });
+    }
+  });
+  for (long i = 0; i < c; i++)
+    weft::go([&addr, &client, i, ready, gate, done] {
+      auto conn = need(weft::net::dial_tcp(addr), "dial");
+      ready.done();
+      gate.wait();
+      client(i, conn);
+      conn.close();
+      done.done();
+    });
+  ready.wait();
+  ln.close();
+  auto t0 = weft::now_ns();
+  gate.done();
+  done.wait();
+  double ms = ms_since(t0);
+  served.wait();
+  return ms;
+}
+
+void echo(long c, long n) {
+  raise_fd_limit();
+  weft::run([c, n] {
+    double ms = net_bench(
+        c,
+        [](weft::net::TcpConn& conn) {
+          char buf[4096];
+          while (auto k = conn.read(buf, sizeof buf))
+            if (!conn.write(buf, *k)) break;
+        },
+        [c, n](long i, weft::net::TcpConn& conn) {
+          const long rounds = n / c + (i < n % c ? 1 : 0);
+          char msg[kEchoMsg], back[kEchoMsg];
+          std::memset(msg, 'x', sizeof msg);
+          for (long r = 0; r < rounds; r++) {
+            std::memcpy(msg, &r, sizeof r);
+            need(conn.write(msg, sizeof msg), "echo: write");
+            need(conn.read_full(back, sizeof back), "echo: read");
+            if (std::memcmp(msg, back, sizeof msg) != 0) fail("echo: the reply differs");
+          }
+        });
+    std::printf(
+        "bench=echo impl=weft conns=%ld n=%ld msg_bytes=%zu elapsed_ms=%.3f msgs_per_s=%.0f\n", c,
+        n, kEchoMsg, ms, static_cast<double>(n) / (ms / 1e3));
+  });
+}
+
+void stream(long c, long s) {
+  raise_fd_limit();
+  weft::run([c, s] {
+    double ms = net_bench(
+        c,
+        [s](weft::net::TcpConn& conn) {
+          std::vector<char> buf(kStreamChunk);
+          long got = 0;
+          for (;;) {
+            auto k = conn.read(buf.data(), buf.size());
+            if (!k && k.error() == weft::net::Error::eof) break;
+            got += static_cast<long>(need(std::move(k), "stream: server read"));
+          }
+          if (got != s) fail("stream: the server read a wrong number of bytes");
+          need(conn.write("\1"), "stream: server write");
+        },
+        [s](long, weft::net::TcpConn& conn) {
+          std::vector<char> buf(kStreamChunk, 'x');
+          for (long sent = 0; sent < s;) {
+            auto k = std::min(static_cast<long>(kStreamChunk), s - sent);
+            need(conn.write(buf.data(), static_cast<std::size_t>(k)), "stream: write");
+            sent += k;
+          }
+          need(conn.shutdown_write(), "stream: shutdown");
+          char ack;
+          need(conn.read_full(&ack, 1), "stream: read ack");
+        });
+    std::printf(
+        "bench=stream impl=weft conns=%ld bytes_per_conn=%ld elapsed_ms=%.3f bytes_per_s=%.0f\n", c,
+        s, ms, static_cast<double>(c) * static_cast<double>(s) / (ms / 1e3));
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -299,8 +448,11 @@ int main(int argc, char** argv) {
   if (cmd == "pingpong") return pingpong(arg(argc, argv, 2, 1000000)), 0;
   if (cmd == "select") return select_bench(arg(argc, argv, 2, 1000000)), 0;
   if (cmd == "ring") return ring(arg(argc, argv, 2, 1000), arg(argc, argv, 3, 1000000)), 0;
+  if (cmd == "echo") return echo(arg(argc, argv, 2, 1000), arg(argc, argv, 3, 500000)), 0;
+  if (cmd == "stream") return stream(arg(argc, argv, 2, 4), arg(argc, argv, 3, 1L << 30)), 0;
   std::fprintf(stderr,
                "usage: weft-bench spawn N | yield N | idle G | idlecpu MS | mutex N | skynet N |\n"
-               "                  skynet-chan N | pingpong N | ring G N | select N\n");
+               "                  skynet-chan N | pingpong N | ring G N | select N |\n"
+               "                  echo C N | stream C S\n");
   return 2;
 }

@@ -18,6 +18,9 @@
 //   select N       Boost.Fiber has no select: its closest equivalent, 4 producers
 //                  (N/4 each) push into ONE buffered_channel (capacity 64) that one
 //                  consumer pops; prints note=no_select_fan_in
+//   echo, stream   not run: Boost.Fiber has no network poller (a fiber blocked on a
+//                  socket blocks its thread), so there is no like-for-like version;
+//                  exits with status 2, which bench/compare.sh reports as skipped=1
 //
 // Threads: everything but `yield` runs under algo::work_stealing on WEFT_PROCS (default
 // std::thread::hardware_concurrency()) threads. Every worker thread installs the
@@ -382,6 +385,7 @@ const char kUsage[] =
     "  spawn [N=1000000] | yield [N=1000000] | idle [G=100000] | idlecpu [MS=1000]\n"
     "  mutex [N=1000000] | skynet [N=1000000] | skynet-chan [N=1000000]\n"
     "  pingpong [N=1000000] | ring [G=1000] [N=1000000] | select [N=1000000]\n"
+    "  (echo and stream are weft-bench's and the Go peer's only: no network poller)\n"
     "env: WEFT_PROCS (threads; default hardware_concurrency)\n";
 
 }  // namespace
@@ -413,6 +417,10 @@ int main(int argc, char** argv) {
     ring(g, arg(argc, argv, 3, 1000000));
   } else if (cmd == "select") {
     select_bench(arg(argc, argv, 2, 1000000));
+  } else if (cmd == "echo" || cmd == "stream") {
+    std::fprintf(stderr, "weft-bench-boostfiber: %s: Boost.Fiber has no network poller\n",
+                 cmd.c_str());
+    return 2;
   } else {
     std::fputs(kUsage, stderr);
     return 2;

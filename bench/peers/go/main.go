@@ -15,13 +15,26 @@
 //	pingpong N     two goroutines, two unbuffered channels, N round trips
 //	ring G N       G goroutines in a ring of unbuffered channels, N passes of a token
 //	select N       4 producers (N/4 each, own chan cap 64), 1 consumer selecting
+//	echo C N       loopback TCP echo: a server goroutine per connection echoes what it
+//	               reads; C client goroutines, one connection each, write a 64-byte
+//	               message and read it back whole, N round trips in all (msgs_per_s)
+//	stream C S     C connections each send S bytes one way in 64 KiB writes, then
+//	               CloseWrite; the server reads to EOF and answers one byte (bytes_per_s)
+//
+// echo and stream run client and server in this process over 127.0.0.1 with the net
+// package (TCP_NODELAY, as Go sets it). Every connection is dialed and accepted before
+// the clock starts; the clock stops when the last client has finished.
 //
 // GOMAXPROCS comes from the environment (Go's default: every CPU) except in yield.
 // Build: cd bench/peers/go && GOPROXY=off go build -o weft-bench-go .   (stdlib only)
 package main
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -276,10 +289,157 @@ func selectBench(n int64) {
 	fmt.Printf("bench=select impl=go n=%d elapsed_ms=%.3f ns_per_msg=%.1f\n", total, ms(e), per(e, total))
 }
 
+// fail ends the run: a network benchmark has nothing sensible to fall back on.
+func fail(what string, err error) {
+	fmt.Fprintf(os.Stderr, "weft-bench-go: %s: %v\n", what, err)
+	os.Exit(1)
+}
+
+const (
+	echoMsg     = 64
+	streamChunk = 64 << 10
+)
+
+// netBench sets up the loopback pair common to echo and stream: a listener whose
+// accept loop hands each of c connections to a new goroutine running serve, and c
+// client goroutines, each dialing and then running client once the clock starts. It
+// returns the measured wall time, from the moment every connection is established
+// (dialed and accepted) until every client has returned.
+func netBench(c int64, serve func(conn *net.TCPConn), client func(i int64, conn *net.TCPConn)) time.Duration {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fail("listen", err)
+	}
+	addr := ln.Addr().String()
+	var ready, done, served sync.WaitGroup
+	ready.Add(int(2 * c)) // c dials, c accepts
+	done.Add(int(c))
+	served.Add(int(c))
+	go func() {
+		for i := int64(0); i < c; i++ {
+			conn, err := ln.Accept()
+			if err != nil {
+				fail("accept", err)
+			}
+			ready.Done()
+			go func() {
+				defer served.Done()
+				defer conn.Close()
+				serve(conn.(*net.TCPConn))
+			}()
+		}
+	}()
+	start := make(chan struct{})
+	for i := int64(0); i < c; i++ {
+		go func(i int64) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				fail("dial", err)
+			}
+			ready.Done()
+			<-start
+			client(i, conn.(*net.TCPConn))
+			conn.Close()
+			done.Done()
+		}(i)
+	}
+	ready.Wait()
+	ln.Close()
+	t0 := time.Now()
+	close(start)
+	done.Wait()
+	e := time.Since(t0)
+	served.Wait()
+	return e
+}
+
+func echo(c, n int64) {
+	e := netBench(c, func(conn *net.TCPConn) {
+		buf := make([]byte, 4096)
+		for {
+			k, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			if _, err := conn.Write(buf[:k]); err != nil {
+				return
+			}
+		}
+	}, func(i int64, conn *net.TCPConn) {
+		rounds := n / c
+		if i < n%c {
+			rounds++
+		}
+		var msg, back [echoMsg]byte
+		for k := range msg {
+			msg[k] = 'x'
+		}
+		for r := int64(0); r < rounds; r++ {
+			binary.LittleEndian.PutUint64(msg[:], uint64(r))
+			if _, err := conn.Write(msg[:]); err != nil {
+				fail("echo: write", err)
+			}
+			if _, err := io.ReadFull(conn, back[:]); err != nil {
+				fail("echo: read", err)
+			}
+			if !bytes.Equal(msg[:], back[:]) {
+				fail("echo", fmt.Errorf("reply differs from the message"))
+			}
+		}
+	})
+	fmt.Printf("bench=echo impl=go conns=%d n=%d msg_bytes=%d elapsed_ms=%.3f msgs_per_s=%.0f\n",
+		c, n, echoMsg, ms(e), float64(n)/e.Seconds())
+}
+
+func stream(c, s int64) {
+	e := netBench(c, func(conn *net.TCPConn) {
+		buf := make([]byte, streamChunk)
+		var got int64
+		for {
+			k, err := conn.Read(buf)
+			got += int64(k)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				fail("stream: server read", err)
+			}
+		}
+		if got != s {
+			fail("stream", fmt.Errorf("server read %d bytes, want %d", got, s))
+		}
+		if _, err := conn.Write([]byte{1}); err != nil {
+			fail("stream: server write", err)
+		}
+	}, func(i int64, conn *net.TCPConn) {
+		buf := bytes.Repeat([]byte{'x'}, streamChunk)
+		for sent := int64(0); sent < s; {
+			k := s - sent
+			if k > streamChunk {
+				k = streamChunk
+			}
+			if _, err := conn.Write(buf[:k]); err != nil {
+				fail("stream: write", err)
+			}
+			sent += k
+		}
+		if err := conn.CloseWrite(); err != nil {
+			fail("stream: shutdown", err)
+		}
+		var ack [1]byte
+		if _, err := io.ReadFull(conn, ack[:]); err != nil {
+			fail("stream: read ack", err)
+		}
+	})
+	fmt.Printf("bench=stream impl=go conns=%d bytes_per_conn=%d elapsed_ms=%.3f bytes_per_s=%.0f\n",
+		c, s, ms(e), float64(c*s)/e.Seconds())
+}
+
 const usage = `usage: weft-bench-go <bench> [args]
   spawn [N=1000000] | yield [N=1000000] | idle [G=100000] | idlecpu [MS=1000]
   mutex [N=1000000] | skynet [N=1000000] | skynet-chan [N=1000000]
-  pingpong [N=1000000] | ring [G=1000] [N=1000000] | select [N=1000000]`
+  pingpong [N=1000000] | ring [G=1000] [N=1000000] | select [N=1000000]
+  echo [C=1000] [N=500000] | stream [C=4] [S=1073741824]`
 
 func main() {
 	cmd := ""
@@ -323,6 +483,10 @@ func main() {
 		ring(g, arg(3, 1000000))
 	case "select":
 		selectBench(arg(2, 1000000))
+	case "echo":
+		echo(arg(2, 1000), arg(3, 500000))
+	case "stream":
+		stream(arg(2, 4), arg(3, 1<<30))
 	default:
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
