@@ -2,7 +2,8 @@
 # deps.sh: install what weft needs from Debian, only what is missing. Idempotent.
 # Usage: scripts/deps.sh [build|test|bench]  (test and bench include build)
 set -euo pipefail
-want=(build-essential cmake g++ binutils libboost-context-dev libconcurrentqueue-dev)
+want=(build-essential cmake g++ binutils libboost-context-dev libconcurrentqueue-dev
+      libexpat1-dev amqp-specs)
 case "${1:-build}" in
   test) want+=(googletest libgtest-dev) ;;
   bench) want+=(libboost-fiber-dev libbenchmark-dev golang-go) ;;

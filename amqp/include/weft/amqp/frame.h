@@ -1,0 +1,136 @@
+// weft/amqp/frame.h: AMQP 0-9-1 framing over any byte stream.
+//
+//   frame = type:u8 channel:u16 size:u32 payload[size] 0xCE
+//
+// FrameDecoder is incremental: append bytes as they arrive (or read straight into
+// prepare()), then take whole frames with next() until it says it needs more. It checks
+// the frame end octet, the negotiated frame_max and the frame type, and reports
+// malformed input as a ProtocolError carrying the reply code the spec prescribes (501
+// FRAME_ERROR here); it never throws, crashes or waits for bytes that cannot come.
+//
+// ContentAssembler turns a channel's frames into commands: a method, and for methods
+// that carry content (basic.publish, basic.deliver, ...) its header frame (properties
+// and body size) and body frames, checked against each other (505 UNEXPECTED_FRAME for
+// frames out of order, 501 for a body that overruns its header's size, 502 for
+// arguments that do not decode, 503 for a method the protocol does not have).
+//
+// FrameEncoder appends frames to one buffer, so that a writer can coalesce everything
+// that is ready into a single write system call -- one syscall per batch, not per frame.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "weft/amqp/spec.h"
+#include "weft/amqp/types.h"
+
+namespace weft::amqp {
+
+enum class FrameType : std::uint8_t { method = 1, header = 2, body = 3, heartbeat = 8 };
+
+inline constexpr std::string_view kProtocolHeader{"AMQP\x00\x00\x09\x01", 8};
+inline constexpr std::uint32_t kFrameOverhead = 8;  // header (7) + frame end (1)
+inline constexpr std::uint32_t kDefaultFrameMax = 131072;
+
+struct Frame {
+  FrameType type;
+  std::uint16_t channel;
+  std::string_view payload;  // valid until the decoder's next call
+};
+
+// ProtocolError: why a peer's input was refused, as the close method will say it.
+struct ProtocolError {
+  ReplyCode code = ReplyCode::reply_success;
+  std::string text;
+  std::uint16_t channel = 0;
+  std::uint16_t class_id = 0, method_id = 0;  // the offending method, if known
+  bool hard() const { return is_hard_error(code); }
+};
+
+class FrameDecoder {
+ public:
+  explicit FrameDecoder(std::uint32_t frame_max = kDefaultFrameMax) : frame_max_(frame_max) {}
+
+  // frame_max: the largest frame accepted, overhead included (0: the spec's 2^32-1).
+  void set_frame_max(std::uint32_t frame_max) { frame_max_ = frame_max; }
+  std::uint32_t frame_max() const { return frame_max_; }
+
+  // prepare() returns writable space of at least `min` bytes; commit() says how many
+  // of them were filled. append() is both at once.
+  std::span<char> prepare(std::size_t min = 16384);
+  void commit(std::size_t n) { end_ += n; }
+  void append(std::string_view data);
+
+  enum class Status { frame, need_more, error };
+  // next() takes the next whole frame. After an error every call returns it again.
+  Status next(Frame* frame, ProtocolError* error);
+
+  std::size_t buffered() const { return end_ - start_; }
+
+ private:
+  std::string buf_;
+  std::size_t start_ = 0, end_ = 0;
+  std::uint32_t frame_max_;
+  std::optional<ProtocolError> failed_;
+};
+
+// Content: a content-carrying method's header and body.
+struct Content {
+  BasicProperties properties;
+  std::uint64_t body_size = 0;
+  std::string body;
+};
+
+// Command: a method, with its content if it carries one.
+struct Command {
+  Method method;
+  Content content;  // empty unless the method carries content
+};
+
+// ContentAssembler: one per channel.
+class ContentAssembler {
+ public:
+  enum class Status { complete, need_more, error };
+  // feed() takes a method, header or body frame of this channel. `complete` means
+  // command() holds a whole command until the next feed().
+  Status feed(const Frame& frame, ProtocolError* error);
+  Command& command() { return command_; }
+  // in_content(): a method is waiting for its header or body frames.
+  bool in_content() const { return state_ != State::idle; }
+
+ private:
+  enum class State { idle, want_header, want_body };
+  Status fail(ProtocolError* error, ReplyCode code, std::string text);
+  State state_ = State::idle;
+  Command command_;
+  std::uint16_t channel_ = 0;
+};
+
+// FrameEncoder: frames appended to one buffer.
+class FrameEncoder {
+ public:
+  explicit FrameEncoder(std::uint32_t frame_max = kDefaultFrameMax) : frame_max_(frame_max) {}
+  void set_frame_max(std::uint32_t frame_max) { frame_max_ = frame_max; }
+
+  void method(std::uint16_t channel, const Method& m);
+  // content() appends the method, a header frame and as many body frames as frame_max
+  // requires.
+  void content(std::uint16_t channel, const Method& m, const BasicProperties& props,
+               std::string_view body);
+  void heartbeat();
+
+  std::string& buffer() { return buf_; }
+  bool empty() const { return buf_.empty(); }
+  void clear() { buf_.clear(); }
+
+ private:
+  std::size_t begin_frame(FrameType type, std::uint16_t channel);
+  void end_frame(std::size_t at);
+  std::string buf_;
+  std::uint32_t frame_max_;
+};
+
+}  // namespace weft::amqp

@@ -1,0 +1,237 @@
+// weft/amqp/types.h: AMQP 0-9-1 wire types -- integers in network order, short and long
+// strings, field tables and arrays -- and the Reader/Writer the generated codec uses.
+//
+// Field values carry every type RabbitMQ reads and writes (its errata to the 0-9-1
+// spec, which differ from the spec's own table):
+//   t bool   b int8    B uint8   s int16   u uint16   I int32   i uint32   l int64
+//   f float  d double  D decimal S longstr A array    T timestamp F table  V void
+//   x byte array
+// A FieldTable keeps its entries in wire order (duplicates too, as read), so encoding a
+// decoded table gives back the same bytes.
+//
+// Decoding never throws: a Reader that runs out of bytes or meets a type it does not
+// know sets a sticky error and returns zeros; the caller checks ok() once at the end and
+// answers 502 SYNTAX_ERROR. Encoding a value that cannot be represented (a shortstr over
+// 255 bytes) throws CodecError: that is the caller's bug, not the peer's.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace weft::amqp {
+
+struct FieldValue;
+using FieldArray = std::vector<FieldValue>;
+
+// FieldTable: an ordered list of (name, value) entries.
+class FieldTable {
+ public:
+  using Entry = std::pair<std::string, FieldValue>;
+  FieldTable() = default;
+  FieldTable(std::initializer_list<Entry> entries);
+
+  // find() returns the first entry named `key`, or nullptr.
+  const FieldValue* find(std::string_view key) const;
+  // set() replaces the first entry named `key` or appends one.
+  void set(std::string key, FieldValue value);
+  void push_back(std::string key, FieldValue value);
+  bool empty() const { return entries_.empty(); }
+  std::size_t size() const { return entries_.size(); }
+  auto begin() const { return entries_.begin(); }
+  auto end() const { return entries_.end(); }
+  bool operator==(const FieldTable& o) const;
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+struct Decimal {
+  std::uint8_t scale = 0;  // digits after the point
+  std::int32_t value = 0;  // unscaled
+  bool operator==(const Decimal&) const = default;
+};
+struct Timestamp {
+  std::uint64_t seconds = 0;  // POSIX time
+  bool operator==(const Timestamp&) const = default;
+};
+struct ByteArray {  // 'x'
+  std::string bytes;
+  bool operator==(const ByteArray&) const = default;
+};
+struct Void {  // 'V'
+  bool operator==(const Void&) const = default;
+};
+
+// FieldValue: one typed value; the alternative is the wire type.
+struct FieldValue {
+  using Variant = std::variant<Void, bool, std::int8_t, std::uint8_t, std::int16_t, std::uint16_t,
+                               std::int32_t, std::uint32_t, std::int64_t, float, double, Decimal,
+                               std::string, FieldArray, Timestamp, FieldTable, ByteArray>;
+  Variant v;
+
+  FieldValue() = default;
+  template <class T>
+    requires std::is_constructible_v<Variant, T&&>
+  FieldValue(T&& x) : v(std::forward<T>(x)) {}  // NOLINT: implicit, like the variant
+  FieldValue(const char* s) : v(std::string(s)) {}  // NOLINT
+
+  template <class T>
+  const T* get() const {
+    return std::get_if<T>(&v);
+  }
+  // type_letter() is the value's wire type ('t', 'I', 'S', ...).
+  char type_letter() const;
+  // as_int() reads any integer type (RabbitMQ's arguments arrive as b/s/I/l/...).
+  bool as_int(std::int64_t* out) const;
+  bool operator==(const FieldValue& o) const;
+};
+
+class CodecError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reader: decodes big-endian wire data from a byte range. See the header comment for
+// its error model.
+class Reader {
+ public:
+  Reader(const void* data, std::size_t size)
+      : p_(static_cast<const std::uint8_t*>(data)), end_(p_ + size) {}
+  explicit Reader(std::string_view s) : Reader(s.data(), s.size()) {}
+
+  bool ok() const { return ok_; }
+  bool at_end() const { return p_ == end_; }
+  std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }
+  const char* error() const { return error_; }
+  void fail(const char* why) {
+    if (ok_) error_ = why;
+    ok_ = false;
+    p_ = end_;
+  }
+
+  std::uint8_t u8() { return need(1) ? *p_++ : 0; }
+  std::uint16_t u16() {
+    if (!need(2)) return 0;
+    std::uint16_t v = static_cast<std::uint16_t>(p_[0] << 8 | p_[1]);
+    p_ += 2;
+    return v;
+  }
+  std::uint32_t u32() {
+    if (!need(4)) return 0;
+    std::uint32_t v = std::uint32_t(p_[0]) << 24 | std::uint32_t(p_[1]) << 16 |
+                      std::uint32_t(p_[2]) << 8 | p_[3];
+    p_ += 4;
+    return v;
+  }
+  std::uint64_t u64() {
+    std::uint64_t hi = u32();
+    return hi << 32 | u32();
+  }
+  std::string_view bytes(std::size_t n) {
+    if (!need(n)) return {};
+    std::string_view s(reinterpret_cast<const char*>(p_), n);
+    p_ += n;
+    return s;
+  }
+  std::string shortstr() { return std::string(bytes(u8())); }
+  std::string longstr() { return std::string(bytes(u32())); }
+  FieldTable table();
+  FieldArray array();
+  FieldValue value();  // one type letter and its value
+
+  // Bits: consecutive bit fields share octets, low bit first.
+  bool bit() {
+    if (bit_mask_ == 0 || bit_mask_ == 0x100) {
+      bits_ = u8();
+      bit_mask_ = 1;
+    }
+    bool b = bits_ & bit_mask_;
+    bit_mask_ <<= 1;
+    return b;
+  }
+  void end_bits() { bit_mask_ = 0; }
+
+ private:
+  bool need(std::size_t n) {
+    if (static_cast<std::size_t>(end_ - p_) >= n) return true;
+    fail("truncated");
+    return false;
+  }
+  const std::uint8_t* p_;
+  const std::uint8_t* end_;
+  bool ok_ = true;
+  const char* error_ = "";
+  std::uint8_t bits_ = 0;
+  unsigned bit_mask_ = 0;
+  int depth_ = 0;  // table nesting, bounded so hostile input cannot exhaust the stack
+};
+
+// Writer: appends big-endian wire data to a string.
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out) {}
+
+  void u8(std::uint8_t v) {
+    flush_bits();
+    out_.push_back(static_cast<char>(v));
+  }
+  void u16(std::uint16_t v) {
+    flush_bits();
+    char b[2] = {char(v >> 8), char(v)};
+    out_.append(b, 2);
+  }
+  void u32(std::uint32_t v) {
+    flush_bits();
+    char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+    out_.append(b, 4);
+  }
+  void u64(std::uint64_t v) {
+    u32(static_cast<std::uint32_t>(v >> 32));
+    u32(static_cast<std::uint32_t>(v));
+  }
+  void raw(std::string_view s) {
+    flush_bits();
+    out_.append(s);
+  }
+  void shortstr(std::string_view s) {
+    if (s.size() > 255) throw CodecError("shortstr longer than 255 bytes");
+    u8(static_cast<std::uint8_t>(s.size()));
+    out_.append(s);
+  }
+  void longstr(std::string_view s) {
+    if (s.size() > 0xffffffffu) throw CodecError("longstr longer than 4 GiB");
+    u32(static_cast<std::uint32_t>(s.size()));
+    out_.append(s);
+  }
+  void table(const FieldTable& t);
+  void array(const FieldArray& a);
+  void value(const FieldValue& v);  // type letter and value
+
+  void bit(bool b) {
+    if (bit_mask_ == 0 || bit_mask_ == 0x100) {
+      flush_bits();
+      bit_pos_ = out_.size();
+      out_.push_back(0);
+      bit_mask_ = 1;
+    }
+    if (b) out_[bit_pos_] = static_cast<char>(out_[bit_pos_] | bit_mask_);
+    bit_mask_ <<= 1;
+  }
+  void flush_bits() { bit_mask_ = 0; }
+
+  std::string& out() { return out_; }
+
+ private:
+  std::string& out_;
+  std::size_t bit_pos_ = 0;
+  unsigned bit_mask_ = 0;
+};
+
+}  // namespace weft::amqp

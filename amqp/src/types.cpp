@@ -1,0 +1,209 @@
+// types.cpp: field tables, arrays and values on the wire (weft/amqp/types.h).
+#include "weft/amqp/types.h"
+
+#include <bit>
+
+namespace weft::amqp {
+
+namespace {
+// Tables nest (F inside A inside F...): hostile input could nest deeply enough to
+// exhaust a fiber's stack, so decoding stops at this depth with an error.
+constexpr int kMaxDepth = 64;
+}  // namespace
+
+FieldTable::FieldTable(std::initializer_list<Entry> entries) : entries_(entries) {}
+
+const FieldValue* FieldTable::find(std::string_view key) const {
+  for (const Entry& e : entries_)
+    if (e.first == key) return &e.second;
+  return nullptr;
+}
+
+void FieldTable::set(std::string key, FieldValue value) {
+  for (Entry& e : entries_)
+    if (e.first == key) {
+      e.second = std::move(value);
+      return;
+    }
+  entries_.emplace_back(std::move(key), std::move(value));
+}
+
+void FieldTable::push_back(std::string key, FieldValue value) {
+  entries_.emplace_back(std::move(key), std::move(value));
+}
+
+bool FieldTable::operator==(const FieldTable& o) const { return entries_ == o.entries_; }
+
+bool FieldValue::operator==(const FieldValue& o) const { return v == o.v; }
+
+char FieldValue::type_letter() const {
+  static constexpr char kLetters[] = {'V', 't', 'b', 'B', 's', 'u', 'I', 'i', 'l',
+                                      'f', 'd', 'D', 'S', 'A', 'T', 'F', 'x'};
+  static_assert(sizeof kLetters == std::variant_size_v<Variant>);
+  return kLetters[v.index()];
+}
+
+bool FieldValue::as_int(std::int64_t* out) const {
+  return std::visit(
+      [out](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+          *out = static_cast<std::int64_t>(x);
+          return true;
+        }
+        return false;
+      },
+      v);
+}
+
+FieldTable Reader::table() {
+  FieldTable t;
+  const std::uint32_t len = u32();
+  if (!need(len)) return t;
+  if (++depth_ > kMaxDepth) {
+    fail("field tables nested too deeply");
+    return t;
+  }
+  // Decode the table's bytes with a bounded reader: a value that claims to run past the
+  // table's end is an error, not a read into what follows.
+  Reader sub(p_, len);
+  sub.depth_ = depth_;
+  p_ += len;
+  while (sub.ok() && !sub.at_end()) {
+    std::string key = sub.shortstr();
+    FieldValue v = sub.value();
+    if (sub.ok()) t.push_back(std::move(key), std::move(v));
+  }
+  depth_--;
+  if (!sub.ok()) fail(sub.error());
+  return t;
+}
+
+FieldArray Reader::array() {
+  FieldArray a;
+  const std::uint32_t len = u32();
+  if (!need(len)) return a;
+  if (++depth_ > kMaxDepth) {
+    fail("field arrays nested too deeply");
+    return a;
+  }
+  Reader sub(p_, len);
+  sub.depth_ = depth_;
+  p_ += len;
+  while (sub.ok() && !sub.at_end()) {
+    FieldValue v = sub.value();
+    if (sub.ok()) a.push_back(std::move(v));
+  }
+  depth_--;
+  if (!sub.ok()) fail(sub.error());
+  return a;
+}
+
+FieldValue Reader::value() {
+  switch (u8()) {
+    case 't':
+      return FieldValue(u8() != 0);
+    case 'b':
+      return FieldValue(static_cast<std::int8_t>(u8()));
+    case 'B':
+      return FieldValue(u8());
+    case 's':
+      return FieldValue(static_cast<std::int16_t>(u16()));
+    case 'u':
+      return FieldValue(u16());
+    case 'I':
+      return FieldValue(static_cast<std::int32_t>(u32()));
+    case 'i':
+      return FieldValue(u32());
+    case 'l':
+      return FieldValue(static_cast<std::int64_t>(u64()));
+    case 'f':
+      return FieldValue(std::bit_cast<float>(u32()));
+    case 'd':
+      return FieldValue(std::bit_cast<double>(u64()));
+    case 'D': {
+      Decimal d;
+      d.scale = u8();
+      d.value = static_cast<std::int32_t>(u32());
+      return FieldValue(d);
+    }
+    case 'S':
+      return FieldValue(longstr());
+    case 'A':
+      return FieldValue(array());
+    case 'T':
+      return FieldValue(Timestamp{u64()});
+    case 'F':
+      return FieldValue(table());
+    case 'V':
+      return FieldValue(Void{});
+    case 'x':
+      return FieldValue(ByteArray{longstr()});
+    default:
+      fail("unknown field value type");
+      return FieldValue();
+  }
+}
+
+void Writer::table(const FieldTable& t) {
+  flush_bits();
+  const std::size_t at = out_.size();
+  u32(0);  // length, patched below
+  for (const auto& [key, v] : t) {
+    shortstr(key);
+    value(v);
+  }
+  const auto len = static_cast<std::uint32_t>(out_.size() - at - 4);
+  out_[at] = char(len >> 24), out_[at + 1] = char(len >> 16), out_[at + 2] = char(len >> 8),
+  out_[at + 3] = char(len);
+}
+
+void Writer::array(const FieldArray& a) {
+  flush_bits();
+  const std::size_t at = out_.size();
+  u32(0);
+  for (const FieldValue& v : a) value(v);
+  const auto len = static_cast<std::uint32_t>(out_.size() - at - 4);
+  out_[at] = char(len >> 24), out_[at + 1] = char(len >> 16), out_[at + 2] = char(len >> 8),
+  out_[at + 3] = char(len);
+}
+
+void Writer::value(const FieldValue& fv) {
+  u8(static_cast<std::uint8_t>(fv.type_letter()));
+  std::visit(
+      [this](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, Void>) {
+        } else if constexpr (std::is_same_v<T, bool>) {
+          u8(x ? 1 : 0);
+        } else if constexpr (std::is_same_v<T, std::int8_t> || std::is_same_v<T, std::uint8_t>) {
+          u8(static_cast<std::uint8_t>(x));
+        } else if constexpr (std::is_same_v<T, std::int16_t> || std::is_same_v<T, std::uint16_t>) {
+          u16(static_cast<std::uint16_t>(x));
+        } else if constexpr (std::is_same_v<T, std::int32_t> || std::is_same_v<T, std::uint32_t>) {
+          u32(static_cast<std::uint32_t>(x));
+        } else if constexpr (std::is_same_v<T, std::int64_t>) {
+          u64(static_cast<std::uint64_t>(x));
+        } else if constexpr (std::is_same_v<T, float>) {
+          u32(std::bit_cast<std::uint32_t>(x));
+        } else if constexpr (std::is_same_v<T, double>) {
+          u64(std::bit_cast<std::uint64_t>(x));
+        } else if constexpr (std::is_same_v<T, Decimal>) {
+          u8(x.scale);
+          u32(static_cast<std::uint32_t>(x.value));
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          longstr(x);
+        } else if constexpr (std::is_same_v<T, FieldArray>) {
+          array(x);
+        } else if constexpr (std::is_same_v<T, Timestamp>) {
+          u64(x.seconds);
+        } else if constexpr (std::is_same_v<T, FieldTable>) {
+          table(x);
+        } else if constexpr (std::is_same_v<T, ByteArray>) {
+          longstr(x.bytes);
+        }
+      },
+      fv.v);
+}
+
+}  // namespace weft::amqp

@@ -1,0 +1,428 @@
+// codec_test.cpp: the generated AMQP 0-9-1 codec, field tables and framing, checked
+// against byte vectors written by hand from the spec (amqp0-9-1.pdf, section 4.2, and
+// RabbitMQ's errata for field value types), and against malformed input.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "weft/amqp/frame.h"
+#include "weft/amqp/spec.h"
+#include "weft/amqp/types.h"
+
+using namespace weft::amqp;
+using namespace std::string_literals;
+
+namespace {
+
+std::string encode(const Method& m) {
+  std::string out;
+  Writer w(out);
+  encode_method(m, w);
+  return out;
+}
+
+Method decode(const std::string& bytes) {
+  Reader r(bytes);
+  bool unknown = false;
+  auto m = decode_method(r, &unknown);
+  EXPECT_TRUE(m.has_value()) << r.error();
+  EXPECT_TRUE(r.at_end());
+  return m ? *m : Method{};
+}
+
+std::string frame(std::uint8_t type, std::uint16_t channel, const std::string& payload,
+                  char end = '\xCE') {
+  std::string f;
+  f += static_cast<char>(type);
+  f += static_cast<char>(channel >> 8);
+  f += static_cast<char>(channel);
+  const auto n = static_cast<std::uint32_t>(payload.size());
+  f += static_cast<char>(n >> 24);
+  f += static_cast<char>(n >> 16);
+  f += static_cast<char>(n >> 8);
+  f += static_cast<char>(n);
+  return f + payload + end;
+}
+
+}  // namespace
+
+// ---- methods --------------------------------------------------------------------------
+
+TEST(AmqpCodec, ConnectionTuneMatchesTheSpecBytes) {
+  ConnectionTune t;
+  t.channel_max = 2047;
+  t.frame_max = 131072;
+  t.heartbeat = 60;
+  const std::string expect = "\x00\x0A\x00\x1E"s      // class 10, method 30
+                             "\x07\xFF"s              // channel-max
+                             "\x00\x02\x00\x00"s      // frame-max
+                             "\x00\x3C"s;             // heartbeat
+  EXPECT_EQ(encode(t), expect);
+  EXPECT_EQ(std::get<ConnectionTune>(decode(expect)), t);
+  EXPECT_TRUE(ConnectionTune::kSynchronous);
+  EXPECT_FALSE(ConnectionTune::kHasContent);
+}
+
+TEST(AmqpCodec, BitsShareOneOctetLowBitFirst) {
+  QueueDeclare q;
+  q.queue = "jobs";
+  q.durable = true;      // bit 1
+  q.auto_delete = true;  // bit 3
+  q.no_wait = false;
+  q.arguments.set("x-max-length", std::int32_t{10});
+  const std::string expect = "\x00\x32\x00\x0A"s           // class 50, method 10
+                             "\x00\x00"s                   // reserved-1
+                             "\x04jobs"s                   // queue
+                             "\x0A"s                       // passive 0, durable 1, excl 0, auto-delete 1
+                             "\x00\x00\x00\x12"s           // table: 18 bytes
+                             "\x0Cx-max-length"s "I\x00\x00\x00\x0A"s;
+  EXPECT_EQ(encode(q), expect);
+  EXPECT_EQ(std::get<QueueDeclare>(decode(expect)), q);
+}
+
+TEST(AmqpCodec, BasicPublishAndItsFlags) {
+  BasicPublish p;
+  p.exchange = "ex";
+  p.routing_key = "rk";
+  p.mandatory = true;
+  const std::string expect = "\x00\x3C\x00\x28\x00\x00\x02" "ex" "\x02" "rk" "\x01"s;
+  EXPECT_EQ(encode(p), expect);
+  EXPECT_EQ(std::get<BasicPublish>(decode(expect)), p);
+  EXPECT_TRUE(BasicPublish::kHasContent);
+  EXPECT_FALSE(BasicPublish::kSynchronous);
+  const MethodInfo* info = method_info(60, 40);
+  ASSERT_NE(info, nullptr);
+  EXPECT_STREQ(info->name, "basic.publish");
+  EXPECT_EQ(method_info(60, 99), nullptr);
+}
+
+TEST(AmqpCodec, TheOverlayAddsRabbitMQsExtensions) {
+  ConnectionBlocked b;
+  b.reason = "low on memory";
+  EXPECT_EQ(encode(b), "\x00\x0A\x00\x3C\x0Dlow on memory"s);
+  EXPECT_EQ(encode(ConnectionUnblocked{}), "\x00\x0A\x00\x3D"s);
+  ConnectionUpdateSecret u;
+  u.new_secret = "tok";
+  u.reason = "r";
+  EXPECT_EQ(encode(u), "\x00\x0A\x00\x46\x00\x00\x00\x03tok\x01r"s);
+  EXPECT_EQ(encode(ConnectionUpdateSecretOk{}), "\x00\x0A\x00\x47"s);
+  EXPECT_EQ(static_cast<int>(ReplyCode::no_route), 312);
+  EXPECT_FALSE(is_hard_error(ReplyCode::no_route));
+  // RabbitMQ's extensions that the Debian spec does have.
+  EXPECT_NE(method_info(60, 120), nullptr);  // basic.nack
+  EXPECT_NE(method_info(85, 10), nullptr);   // confirm.select
+  EXPECT_NE(method_info(40, 30), nullptr);   // exchange.bind
+}
+
+TEST(AmqpCodec, ReplyCodesKnowTheirClass) {
+  EXPECT_TRUE(is_hard_error(ReplyCode::frame_error));
+  EXPECT_TRUE(is_hard_error(ReplyCode::unexpected_frame));
+  EXPECT_TRUE(is_hard_error(ReplyCode::not_implemented));
+  EXPECT_FALSE(is_hard_error(ReplyCode::not_found));
+  EXPECT_FALSE(is_hard_error(ReplyCode::precondition_failed));
+  EXPECT_FALSE(is_hard_error(ReplyCode::resource_locked));
+  EXPECT_STREQ(reply_code_name(ReplyCode::precondition_failed), "PRECONDITION_FAILED");
+}
+
+namespace {
+template <std::size_t... I>
+void round_trip_every_method(std::index_sequence<I...>) {
+  // Default-constructed methods of every kind: encode, decode, compare.
+  auto one = [](Method m) {
+    const MethodInfo& info = method_info(m);
+    EXPECT_EQ(method_info(info.class_id, info.method_id), &info);
+    EXPECT_EQ(decode(encode(m)), m) << info.name;
+  };
+  (one(Method(std::in_place_index<I>)), ...);
+}
+}  // namespace
+
+TEST(AmqpCodec, EveryMethodRoundTrips) {
+  round_trip_every_method(std::make_index_sequence<std::variant_size_v<Method>>{});
+  EXPECT_GE(std::variant_size_v<Method>, 50u);
+}
+
+TEST(AmqpCodec, MalformedArgumentsAreSyntaxErrorsAndUnknownIdsAreKnown) {
+  std::string truncated = "\x00\x3C\x00\x28\x00\x00\x05" "ab"s;  // exchange claims 5 bytes
+  Reader r(truncated);
+  bool unknown = true;
+  EXPECT_FALSE(decode_method(r, &unknown));
+  EXPECT_FALSE(unknown);
+  EXPECT_FALSE(r.ok());
+  std::string bogus = "\x00\x3C\x00\x63"s;
+  Reader r2(bogus);
+  EXPECT_FALSE(decode_method(r2, &unknown));
+  EXPECT_TRUE(unknown);
+}
+
+TEST(AmqpCodec, DomainChecks) {
+  ExchangeDeclare e;
+  e.exchange = std::string(128, 'a');
+  auto err = e.check();
+  ASSERT_TRUE(err);
+  EXPECT_STREQ(err->field, "exchange");
+  e.exchange = "bad name!";
+  ASSERT_TRUE(e.check());
+  e.exchange = "amq.gen-Ab_1:x.y";
+  EXPECT_FALSE(e.check());
+  ConnectionClose c;  // reply-code and reply-text must not be null
+  EXPECT_TRUE(check_method(c));
+  c.reply_code = 200;
+  c.reply_text = "bye";
+  EXPECT_FALSE(check_method(c));
+  std::string out;  // a shortstr cannot exceed 255 bytes
+  Writer w(out);
+  EXPECT_THROW(w.shortstr(std::string(256, 'x')), CodecError);
+}
+
+// ---- field tables ---------------------------------------------------------------------
+
+TEST(AmqpTable, ReferenceBytesForEachType) {
+  struct Case {
+    FieldValue v;
+    std::string bytes;
+  } cases[] = {
+      {true, "t\x01"s},
+      {std::int8_t{-2}, "b\xFE"s},
+      {std::uint8_t{200}, "B\xC8"s},
+      {std::int16_t{-3}, "s\xFF\xFD"s},
+      {std::uint16_t{513}, "u\x02\x01"s},
+      {std::int32_t{-1}, "I\xFF\xFF\xFF\xFF"s},
+      {std::uint32_t{0x01020304}, "i\x01\x02\x03\x04"s},
+      {std::int64_t{-2}, "l\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFE"s},
+      {1.5f, "f\x3F\xC0\x00\x00"s},
+      {-2.0, "d\xC0\x00\x00\x00\x00\x00\x00\x00"s},
+      {Decimal{2, 12345}, "D\x02\x00\x00\x30\x39"s},
+      {"hi", "S\x00\x00\x00\x02hi"s},
+      {FieldArray{std::int32_t{1}, "a"}, "A\x00\x00\x00\x0BI\x00\x00\x00\x01S\x00\x00\x00\x01" "a"s},
+      {Timestamp{0x5F5E1000}, "T\x00\x00\x00\x00\x5F\x5E\x10\x00"s},
+      {FieldTable{{"k", true}}, "F\x00\x00\x00\x04\x01kt\x01"s},
+      {Void{}, "V"s},
+      {ByteArray{"\x00\x01"s}, "x\x00\x00\x00\x02\x00\x01"s},
+  };
+  for (const Case& c : cases) {
+    std::string out;
+    Writer w(out);
+    w.value(c.v);
+    EXPECT_EQ(out, c.bytes) << "type " << c.v.type_letter();
+    Reader r(c.bytes);
+    FieldValue back = r.value();
+    EXPECT_TRUE(r.ok() && r.at_end()) << c.v.type_letter();
+    EXPECT_EQ(back, c.v) << c.v.type_letter();
+  }
+}
+
+TEST(AmqpTable, NestedTablesRoundTripInOrderWithDuplicates) {
+  FieldTable caps{{"publisher_confirms", true}, {"consumer_cancel_notify", true}};
+  FieldTable t;
+  t.push_back("capabilities", caps);
+  t.push_back("product", "weft");
+  t.push_back("product", "dup");  // kept, in order, as read
+  t.push_back("list", FieldArray{FieldTable{{"x", std::int64_t{1}}}, Void{}, 2.5});
+  std::string out;
+  Writer w(out);
+  w.table(t);
+  Reader r(out);
+  FieldTable back = r.table();
+  ASSERT_TRUE(r.ok() && r.at_end());
+  EXPECT_EQ(back, t);
+  EXPECT_EQ(*back.find("product")->get<std::string>(), "weft");
+  std::int64_t n = 0;
+  EXPECT_TRUE(FieldValue(std::uint16_t{7}).as_int(&n));
+  EXPECT_EQ(n, 7);
+  EXPECT_FALSE(FieldValue("7").as_int(&n));
+}
+
+TEST(AmqpTable, HostileTablesFailCleanly) {
+  // A value that claims to run past its table's end.
+  std::string over = "\x00\x00\x00\x06\x01kS\x00\x00\x00\xFF"s;
+  Reader r(over);
+  r.table();
+  EXPECT_FALSE(r.ok());
+  // An unknown type letter.
+  std::string unknown = "\x00\x00\x00\x03\x01kZ"s;
+  Reader r2(unknown);
+  r2.table();
+  EXPECT_FALSE(r2.ok());
+  EXPECT_STREQ(r2.error(), "unknown field value type");
+  // Nesting a thousand deep stops at the depth limit instead of recursing on.
+  auto be32 = [](std::size_t n) {
+    return std::string{char(n >> 24), char(n >> 16), char(n >> 8), char(n)};
+  };
+  std::string deep = "A"s + be32(0);
+  for (int i = 0; i < 1000; i++) deep = "A" + be32(deep.size()) + deep;
+  std::string entry = "\x01k" + deep;
+  std::string t = be32(entry.size()) + entry;
+  Reader r3(t);
+  r3.table();
+  EXPECT_FALSE(r3.ok());
+}
+
+// ---- content properties ---------------------------------------------------------------
+
+TEST(AmqpProperties, FlagBitsAndOrder) {
+  BasicProperties p;
+  p.content_type = "text/plain";
+  p.delivery_mode = 2;
+  EXPECT_EQ(p.flags(), 0x9000);  // bits 15 and 12
+  std::string out;
+  Writer w(out);
+  p.encode(w);
+  EXPECT_EQ(out, "\x90\x00\x0Atext/plain\x02"s);
+  Reader r(out);
+  EXPECT_EQ(BasicProperties::decode(r), p);
+  BasicProperties all;
+  all.content_type = "a", all.content_encoding = "b", all.headers = FieldTable{{"h", 1}},
+  all.delivery_mode = 1, all.priority = 9, all.correlation_id = "c", all.reply_to = "d",
+  all.expiration = "60000", all.message_id = "e", all.timestamp = 1700000000, all.type = "f",
+  all.user_id = "g", all.app_id = "i", all.reserved = "";
+  EXPECT_EQ(all.flags(), 0xFFFC);
+  std::string bytes;
+  Writer w2(bytes);
+  all.encode(w2);
+  Reader r2(bytes);
+  EXPECT_EQ(BasicProperties::decode(r2), all);
+  EXPECT_TRUE(r2.at_end());
+}
+
+// ---- framing --------------------------------------------------------------------------
+
+TEST(AmqpFrames, DecodesAByteAtATime) {
+  FrameEncoder enc;
+  BasicPublish p;
+  p.routing_key = "q";
+  BasicProperties props;
+  props.delivery_mode = 2;
+  std::string body(300000, 'b');  // three body frames at frame_max 131072
+  enc.content(5, p, props, body);
+  enc.heartbeat();
+  const std::string wire = enc.buffer();
+
+  FrameDecoder dec;
+  ContentAssembler asm5;
+  int commands = 0, heartbeats = 0, frames = 0;
+  for (char ch : wire) {
+    dec.append(std::string_view(&ch, 1));
+    Frame f;
+    ProtocolError err;
+    for (;;) {
+      auto st = dec.next(&f, &err);
+      ASSERT_NE(st, FrameDecoder::Status::error) << err.text;
+      if (st == FrameDecoder::Status::need_more) break;
+      frames++;
+      if (f.type == FrameType::heartbeat) {
+        heartbeats++;
+        continue;
+      }
+      EXPECT_EQ(f.channel, 5);
+      auto s = asm5.feed(f, &err);
+      ASSERT_NE(s, ContentAssembler::Status::error) << err.text;
+      if (s == ContentAssembler::Status::complete) {
+        commands++;
+        EXPECT_EQ(std::get<BasicPublish>(asm5.command().method), p);
+        EXPECT_EQ(asm5.command().content.properties, props);
+        EXPECT_EQ(asm5.command().content.body, body);
+      }
+    }
+  }
+  EXPECT_EQ(frames, 1 + 1 + 3 + 1);
+  EXPECT_EQ(commands, 1);
+  EXPECT_EQ(heartbeats, 1);
+  EXPECT_EQ(dec.buffered(), 0u);
+}
+
+namespace {
+// first_error() feeds `wire` to a decoder and one assembler and returns the first error.
+ProtocolError first_error(const std::string& wire, std::uint32_t frame_max = kDefaultFrameMax) {
+  FrameDecoder dec(frame_max);
+  ContentAssembler a;
+  dec.append(wire);
+  Frame f;
+  ProtocolError err;
+  for (;;) {
+    auto st = dec.next(&f, &err);
+    if (st == FrameDecoder::Status::error) return err;
+    if (st == FrameDecoder::Status::need_more) return ProtocolError{};
+    if (f.type == FrameType::heartbeat) continue;
+    if (a.feed(f, &err) == ContentAssembler::Status::error) return err;
+  }
+}
+
+std::string publish_frame() { return frame(1, 1, encode(BasicPublish{})); }
+std::string header_frame(std::uint64_t size) {
+  std::string h = "\x00\x3C\x00\x00"s;
+  for (int i = 7; i >= 0; i--) h += static_cast<char>(size >> (8 * i));
+  return frame(2, 1, h + "\x00\x00"s);
+}
+}  // namespace
+
+TEST(AmqpFrames, MalformedInputGetsTheRightReplyCode) {
+  // 501 FRAME_ERROR: a bad frame end, an oversized frame, an unknown type, a heartbeat
+  // on a channel, a body longer than its header said.
+  EXPECT_EQ(first_error(frame(1, 1, encode(BasicQos{}), 'X')).code, ReplyCode::frame_error);
+  EXPECT_EQ(first_error(frame(3, 1, std::string(5000, 'x')), 4096).code, ReplyCode::frame_error);
+  EXPECT_EQ(first_error(frame(7, 0, "")).code, ReplyCode::frame_error);
+  EXPECT_EQ(first_error(frame(8, 3, "")).code, ReplyCode::frame_error);
+  EXPECT_EQ(first_error(publish_frame() + header_frame(3) + frame(3, 1, "abcd")).code,
+            ReplyCode::frame_error);
+  // 502 SYNTAX_ERROR: arguments that do not decode; a header that does not.
+  EXPECT_EQ(first_error(frame(1, 1, "\x00\x3C\x00\x28\x00"s)).code, ReplyCode::syntax_error);
+  EXPECT_EQ(first_error(frame(1, 1, encode(BasicQos{}) + "junk")).code, ReplyCode::syntax_error);
+  EXPECT_EQ(first_error(publish_frame() + frame(2, 1, "\x00\x3C"s)).code, ReplyCode::syntax_error);
+  // 503 COMMAND_INVALID: a method the protocol does not have.
+  auto e = first_error(frame(1, 1, "\x00\x3C\x00\x63"s));
+  EXPECT_EQ(e.code, ReplyCode::command_invalid);
+  EXPECT_EQ(e.channel, 1);
+  // 505 UNEXPECTED_FRAME: content frames out of order.
+  EXPECT_EQ(first_error(frame(3, 1, "body")).code, ReplyCode::unexpected_frame);
+  EXPECT_EQ(first_error(header_frame(1)).code, ReplyCode::unexpected_frame);
+  auto mid = first_error(publish_frame() + publish_frame());
+  EXPECT_EQ(mid.code, ReplyCode::unexpected_frame);
+  EXPECT_EQ(mid.class_id, 60);
+  EXPECT_EQ(mid.method_id, 40);
+  EXPECT_EQ(first_error(publish_frame() + header_frame(2) + publish_frame()).code,
+            ReplyCode::unexpected_frame);
+  // Every hard error here closes the connection.
+  EXPECT_TRUE(first_error(frame(7, 0, "")).hard());
+  // A truncated stream is not an error: the decoder waits for more.
+  std::string partial = publish_frame();
+  partial.pop_back();
+  EXPECT_EQ(first_error(partial).code, ReplyCode::reply_success);
+}
+
+TEST(AmqpFrames, EmptyBodiesCompleteAtTheHeader) {
+  std::string wire = publish_frame() + header_frame(0);
+  FrameDecoder dec;
+  ContentAssembler a;
+  dec.append(wire);
+  Frame f;
+  ProtocolError err;
+  ASSERT_EQ(dec.next(&f, &err), FrameDecoder::Status::frame);
+  EXPECT_EQ(a.feed(f, &err), ContentAssembler::Status::need_more);
+  EXPECT_TRUE(a.in_content());
+  ASSERT_EQ(dec.next(&f, &err), FrameDecoder::Status::frame);
+  EXPECT_EQ(a.feed(f, &err), ContentAssembler::Status::complete);
+  EXPECT_EQ(a.command().content.body, "");
+  EXPECT_FALSE(a.in_content());
+}
+
+TEST(AmqpFrames, TheEncoderCoalescesFramesAndSplitsBodiesAtFrameMax) {
+  FrameEncoder enc(4096);
+  for (int i = 0; i < 10; i++) enc.method(1, BasicAck{static_cast<std::uint64_t>(i), false});
+  BasicPublish p;
+  enc.content(1, p, BasicProperties{}, std::string(10000, 'z'));
+  // One buffer holds every frame: 10 acks, the publish, its header, 3 body frames.
+  FrameDecoder dec(4096);
+  dec.append(enc.buffer());
+  Frame f;
+  ProtocolError err;
+  int n = 0;
+  std::size_t largest = 0;
+  while (dec.next(&f, &err) == FrameDecoder::Status::frame) {
+    n++;
+    largest = std::max(largest, f.payload.size() + kFrameOverhead);
+  }
+  EXPECT_EQ(n, 15);
+  EXPECT_EQ(largest, 4096u);
+}
