@@ -124,6 +124,10 @@ ContentAssembler::Status ContentAssembler::feed(const Frame& frame, ProtocolErro
         return fail(error, ReplyCode::unexpected_frame,
                     "content header for class " + std::to_string(class_id) + " after " +
                         method_info(command_.method).name);
+      if (max_body_ != 0 && command_.content.body_size > max_body_)
+        return fail(error, ReplyCode::precondition_failed,
+                    "message size " + std::to_string(command_.content.body_size) +
+                        " is larger than configured max size " + std::to_string(max_body_));
       if (command_.content.body_size == 0) {
         state_ = State::idle;
         return Status::complete;

@@ -426,3 +426,19 @@ TEST(AmqpFrames, TheEncoderCoalescesFramesAndSplitsBodiesAtFrameMax) {
   EXPECT_EQ(n, 15);
   EXPECT_EQ(largest, 4096u);
 }
+
+TEST(AmqpFrames, BodiesOverTheMaximumAreRefusedAtTheHeader) {
+  FrameDecoder dec;
+  ContentAssembler a;
+  a.set_max_body_size(1000);
+  dec.append(publish_frame() + header_frame(1001));
+  Frame f;
+  ProtocolError err;
+  ASSERT_EQ(dec.next(&f, &err), FrameDecoder::Status::frame);
+  EXPECT_EQ(a.feed(f, &err), ContentAssembler::Status::need_more);
+  ASSERT_EQ(dec.next(&f, &err), FrameDecoder::Status::frame);
+  EXPECT_EQ(a.feed(f, &err), ContentAssembler::Status::error);
+  EXPECT_EQ(err.code, ReplyCode::precondition_failed);
+  EXPECT_FALSE(err.hard());
+  EXPECT_EQ(err.class_id, 60);
+}

@@ -98,6 +98,10 @@ class ContentAssembler {
   // command() holds a whole command until the next feed().
   Status feed(const Frame& frame, ProtocolError* error);
   Command& command() { return command_; }
+  // set_max_body_size(): a content header announcing more is refused with 406
+  // PRECONDITION_FAILED (a soft error: RabbitMQ closes the channel), before any of
+  // the body is buffered. 0: no limit.
+  void set_max_body_size(std::uint64_t max) { max_body_ = max; }
   // in_content(): a method is waiting for its header or body frames.
   bool in_content() const { return state_ != State::idle; }
 
@@ -107,6 +111,7 @@ class ContentAssembler {
   State state_ = State::idle;
   Command command_;
   std::uint16_t channel_ = 0;
+  std::uint64_t max_body_ = 0;
 };
 
 // FrameEncoder: frames appended to one buffer.
