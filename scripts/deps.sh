@@ -3,11 +3,12 @@
 # Usage: scripts/deps.sh [build|test|bench]  (test and bench include build)
 set -euo pipefail
 want=(build-essential cmake g++ binutils libboost-context-dev libconcurrentqueue-dev
-      libexpat1-dev amqp-specs)
+      libexpat1-dev amqp-specs libcli11-dev)
 case "${1:-build}" in
-  test) want+=(googletest libgtest-dev) ;;
+  test) want+=(googletest libgtest-dev clang libclang-rt-14-dev) ;;
   bench) want+=(libboost-fiber-dev libbenchmark-dev golang-go) ;;
-  all) want+=(googletest libgtest-dev libboost-fiber-dev libbenchmark-dev golang-go) ;;
+  all) want+=(googletest libgtest-dev clang libclang-rt-14-dev libboost-fiber-dev libbenchmark-dev
+       golang-go) ;;
 esac
 missing=()
 for p in "${want[@]}"; do

@@ -1,0 +1,54 @@
+// broker.h: what every connection of a weftd process shares -- configuration, the
+// virtual hosts, connection ids -- and the accept loop.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "vhost.h"
+#include "weft/mutex.h"
+#include "weft/net.h"
+
+namespace weftd {
+
+class Connection;
+
+struct Config {
+  std::string amqp_listen = "127.0.0.1:5672";
+  std::uint16_t channel_max = 2047;
+  std::uint32_t frame_max = 131072;
+  std::uint16_t heartbeat = 60;  // seconds; the smaller non-zero of ours and the client's
+  std::uint64_t max_message_size = 128ull << 20;
+  std::chrono::seconds handshake_timeout{10};
+  std::string default_user = "guest", default_pass = "guest";
+  // Per-connection output held back before consumers stop getting deliveries.
+  std::size_t max_output_backlog = 1 << 20;
+};
+
+class Broker {
+ public:
+  explicit Broker(Config cfg) : cfg_(std::move(cfg)), default_vhost_("/") {}
+  const Config& config() const { return cfg_; }
+  VHost* vhost(const std::string& name) { return name == "/" ? &default_vhost_ : nullptr; }
+  std::uint64_t next_connection_id() { return ++connection_ids_; }
+
+  // serve() accepts connections on `ln` until it is closed, a fiber per connection,
+  // and returns once every connection has ended.
+  void serve(weft::net::TcpListener& ln);
+  // close_all() asks every open connection to close (320 CONNECTION_FORCED).
+  void close_all();
+  std::size_t connection_count();
+
+ private:
+  const Config cfg_;
+  VHost default_vhost_;
+  std::atomic<std::uint64_t> connection_ids_{0};
+  weft::Mutex mu_;
+  std::set<std::shared_ptr<Connection>> connections_;
+};
+
+}  // namespace weftd

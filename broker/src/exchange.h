@@ -1,0 +1,93 @@
+// exchange.h: exchanges, their bindings, and routing.
+//
+// Each exchange keeps its bindings under its own weft::RWMutex, indexed for its type, so
+// routing costs O(bindings matched), never O(all bindings), and publishes through
+// different exchanges share no lock:
+//   direct   hash map routing key → destinations (every one of them: a key bound to
+//            three queues reaches all three);
+//   fanout   the list of destinations;
+//   topic    a trie over the dot-separated words, with `*` and `#` children, walked
+//            once per message (no regular expressions);
+//   headers  the bindings' argument tables, matched with x-match all/any (and the
+//            all-with-x/any-with-x forms that also compare x- headers).
+// A destination is a queue or another exchange (exchange-to-exchange bindings);
+// VHost::route() follows exchange destinations, once each, and the alternate exchange.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "message.h"
+#include "queue.h"
+#include "weft/amqp/types.h"
+#include "weft/rwmutex.h"
+
+namespace weftd {
+
+class Exchange;
+using ExchangePtr = std::shared_ptr<Exchange>;
+
+enum class ExchangeType { direct, fanout, topic, headers };
+bool parse_exchange_type(std::string_view s, ExchangeType* out);
+const char* to_string(ExchangeType t);
+
+struct Destination {
+  QueuePtr queue;        // exactly one of the two is set
+  ExchangePtr exchange;
+  bool operator==(const Destination& o) const { return queue == o.queue && exchange == o.exchange; }
+};
+
+struct ExchangeOptions {
+  bool durable = false, auto_delete = false, internal = false;
+  weft::amqp::FieldTable arguments;
+};
+
+class Exchange {
+ public:
+  Exchange(std::string name, ExchangeType type, ExchangeOptions opts);
+  ~Exchange();
+
+  const std::string& name() const { return name_; }
+  ExchangeType type() const { return type_; }
+  const ExchangeOptions& options() const { return opts_; }
+  // alternate_exchange(): the "alternate-exchange" argument, or "".
+  std::string alternate_exchange() const;
+
+  // bind() adds a binding; binding twice is a no-op (as in RabbitMQ).
+  void bind(const Destination& d, const std::string& key, const weft::amqp::FieldTable& args);
+  // unbind() removes a binding; true if there was one.
+  bool unbind(const Destination& d, const std::string& key, const weft::amqp::FieldTable& args);
+  // unbind_destination() removes every binding to d (a deleted queue or exchange).
+  // Returns true if the exchange had bindings and now has none (auto-delete).
+  bool unbind_destination(const Destination& d);
+  std::size_t binding_count();
+
+  // route() appends this exchange's matching destinations (duplicates possible).
+  void route(const Message& m, std::vector<Destination>* out);
+
+ private:
+  struct Binding {
+    Destination dest;
+    std::string key;
+    weft::amqp::FieldTable args;
+  };
+  struct TopicNode;
+  void index_add(const Binding& b);
+  void index_remove(const Binding& b);
+  bool headers_match(const weft::amqp::FieldTable& args, const weft::amqp::FieldTable* headers);
+  void topic_match(TopicNode* n, const std::vector<std::string_view>& words, std::size_t i,
+                   std::vector<Destination>* out);
+
+  const std::string name_;
+  const ExchangeType type_;
+  const ExchangeOptions opts_;
+  weft::RWMutex mu_;
+  bool had_bindings_ = false;
+  std::vector<Binding> bindings_;
+  std::unordered_map<std::string, std::vector<Destination>> direct_;
+  std::unique_ptr<TopicNode> topic_;
+};
+
+}  // namespace weftd
