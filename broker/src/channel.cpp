@@ -32,6 +32,7 @@ class ChannelConsumer final : public QueueConsumer,
   const bool no_ack;
   const std::uint16_t prefetch;
   std::size_t unacked = 0;  // guarded by the channel's mu_
+  bool active = false;      // guarded by the channel's mu_: consume-ok has been sent
 };
 
 namespace {
@@ -386,14 +387,19 @@ void Channel::basic_consume(const amqp::BasicConsume& m) {
     prefetch = prefetch_count_;
   }
   auto c = std::make_shared<ChannelConsumer>(*this, q, tag, m.no_ack, prefetch);
-  consumers_[tag] = c;
-  // consume-ok goes before the first delivery, which add_consumer may make at once.
-  if (!m.no_wait) send(amqp::BasicConsumeOk{tag});
-  if (!q->add_consumer(c, m.exclusive)) {
-    consumers_.erase(tag);
+  // Registered inactive (no credit), so that consume-ok can go out after the queue has
+  // accepted the consumer (or the channel is closed with 403 instead) and still before
+  // its first delivery.
+  if (!q->add_consumer(c, m.exclusive))
     fail(ReplyCode::access_refused,
          "queue '" + q->name() + "' in vhost '" + conn_.vhost().name() + "' in exclusive use");
+  consumers_[tag] = c;
+  if (!m.no_wait) send(amqp::BasicConsumeOk{tag});
+  {
+    std::lock_guard lock(mu_);
+    c->active = true;
   }
+  q->dispatch();
 }
 
 void Channel::basic_cancel(const std::string& tag, bool no_wait, bool notify_client) {
@@ -432,7 +438,7 @@ void Channel::basic_get(const amqp::BasicGet& m) {
 bool Channel::consumer_has_credit(ChannelConsumer& c, const std::shared_ptr<Queue>& q) {
   {
     std::lock_guard lock(mu_);
-    if (!flow_active_) return false;
+    if (!flow_active_ || !c.active) return false;
     if (!c.no_ack) {
       if (c.prefetch && c.unacked >= c.prefetch) return false;
       if (global_prefetch_ && global_unacked_ >= global_prefetch_) return false;

@@ -14,6 +14,7 @@
 #include "broker.h"
 #include "log.h"
 #include "weft/runtime.h"
+#include "weft/waitgroup.h"
 
 int main(int argc, char** argv) {
   weftd::Config cfg;
@@ -64,14 +65,18 @@ int main(int argc, char** argv) {
     }
     log_info("weftd listening for AMQP on %s", ln->addr().to_string().c_str());
     std::fflush(stdout);
-    weft::go("weftd-signals", [&] {
+    weft::WaitGroup signalled;
+    signalled.add(1);
+    weft::go("weftd-signals", [&, signalled] {
       int sig = 0;
       weft::blocking([&] { sigwait(&sigs, &sig); });
       log_info("signal %d: closing connections", sig);
       ln->close();
       broker.close_all();
+      signalled.done();
     });
     broker.serve(*ln);
+    signalled.wait();
     log_info("weftd stopped");
   });
   return rc;

@@ -75,8 +75,13 @@ std::error_code NetFd::close() {
     release();
     return Error::closed;
   }
-  pd_evict(pd_);
+  weft::detail::G* woken = nullptr;
+  pd_evict(pd_, &woken);
   release();
+  // Last, and without touching `this`: a woken fiber may return from its call and its
+  // owner destroy this NetFd (Go programs close a listener from one goroutine while
+  // another returns from Accept and exits; so may ours).
+  pd_wake(woken);
   return {};
 }
 

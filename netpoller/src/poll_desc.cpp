@@ -197,12 +197,12 @@ void pd_set_deadline(PollDesc* pd, std::int64_t when_ns, bool read, bool write) 
   }
 }
 
-void pd_evict(PollDesc* pd) {
+void pd_evict(PollDesc* pd, G** list) {
   pd->closing.store(true, std::memory_order_seq_cst);
-  G* list = nullptr;
-  push(&list, unblock(pd->rg, false));
-  push(&list, unblock(pd->wg, false));
-  ready_all(list);
+  push(list, unblock(pd->rg, false));
+  push(list, unblock(pd->wg, false));
 }
+
+void pd_wake(G* list) { ready_all(list); }
 
 }  // namespace weft::net::detail

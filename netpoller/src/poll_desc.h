@@ -73,8 +73,11 @@ void pd_ready(PollDesc* pd, bool read, bool write, weft::detail::G** list);
 // A deadline in the past wakes the waiting fiber at once.
 void pd_set_deadline(PollDesc* pd, std::int64_t when_ns, bool read, bool write);
 
-// pd_evict() marks the descriptor closing and wakes both waiters.
-void pd_evict(PollDesc* pd);
+// pd_evict() marks the descriptor closing and adds both waiters to *list, for the caller
+// to wake with pd_wake() once it is done with whatever object owns the descriptor: a
+// woken fiber may go on to destroy it.
+void pd_evict(PollDesc* pd, weft::detail::G** list);
+void pd_wake(weft::detail::G* list);
 
 // Waiters on any descriptor: the poller skips its non-blocking system call when zero.
 extern std::atomic<std::int64_t> pd_waiters;

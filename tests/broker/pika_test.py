@@ -1,0 +1,496 @@
+"""pika_test: weftd against python3-pika (Debian), over real sockets to a real weftd.
+
+    /usr/bin/python3 tests/broker/pika_test.py PATH/TO/weftd
+
+Each test names the RabbitMQ behaviour it checks. No test asserts on timing: where a
+test waits to see that something does NOT happen (prefetch), the wait only gives a
+broken broker the chance to misbehave.
+"""
+import datetime
+import decimal
+import os
+import signal
+import socket
+import struct
+import sys
+import unittest
+
+import pika
+from pika.exceptions import ChannelClosedByBroker, ConnectionClosedByBroker, UnroutableError
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from weftd_process import WeftdProcess  # noqa: E402
+
+WEFTD = None
+broker = None
+
+
+def setUpModule():
+    global broker
+    broker = WeftdProcess(WEFTD).__enter__()
+
+
+def tearDownModule():
+    status = broker.stop()
+    log = broker.read_log()
+    broker.__exit__(None, None, None)
+    assert status == 0, 'weftd exited with %d; its log:\n%s' % (status, log)
+
+
+def connect(**kw):
+    return pika.BlockingConnection(pika.ConnectionParameters('127.0.0.1', broker.port, **kw))
+
+
+def drain(ch, queue, n, ack=True):
+    """Consumes n messages from queue; returns [(method, props, body)]."""
+    got = []
+    for method, props, body in ch.consume(queue, inactivity_timeout=10):
+        if method is None:
+            break
+        got.append((method, props, body))
+        if ack:
+            ch.basic_ack(method.delivery_tag)
+        if len(got) == n:
+            break
+    ch.cancel()
+    return got
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.conn = connect()
+        self.ch = self.conn.channel()
+
+    def tearDown(self):
+        if self.conn.is_open:
+            self.conn.close()
+
+    def temp_queue(self, ch=None):
+        return (ch or self.ch).queue_declare('', exclusive=True).method.queue
+
+
+class Routing(Base):
+    def test_direct_key_bound_to_several_queues_reaches_all(self):
+        qs = [self.temp_queue() for _ in range(3)]
+        self.ch.exchange_declare('direct-many', 'direct', auto_delete=True)
+        for q in qs:
+            self.ch.queue_bind(q, 'direct-many', 'k')
+        self.ch.basic_publish('direct-many', 'k', b'm')
+        for q in qs:
+            self.assertEqual(self.ch.basic_get(q, auto_ack=True)[2], b'm')
+
+    def test_fanout_and_topic_wildcards(self):
+        a, b = self.temp_queue(), self.temp_queue()
+        self.ch.exchange_declare('fan', 'fanout', auto_delete=True)
+        self.ch.queue_bind(a, 'fan')
+        self.ch.queue_bind(b, 'fan')
+        self.ch.basic_publish('fan', 'whatever', b'f')
+        self.assertEqual(self.ch.basic_get(a, auto_ack=True)[2], b'f')
+        self.assertEqual(self.ch.basic_get(b, auto_ack=True)[2], b'f')
+        self.ch.exchange_declare('top', 'topic', auto_delete=True)
+        cases = {'stock.*.nyse': ['stock.ibm.nyse'], 'stock.#': ['stock', 'stock.a.b.c'],
+                 '#.error': ['error', 'x.y.error'], '*.mid.*': ['a.mid.b']}
+        for pattern, keys in cases.items():
+            q = self.temp_queue()
+            self.ch.queue_bind(q, 'top', pattern)
+            for k in keys:
+                self.ch.basic_publish('top', k, k.encode())
+            self.ch.basic_publish('top', 'nomatch.zzz.qqq.rrr', b'x')
+            got = [self.ch.basic_get(q, auto_ack=True)[2] for _ in keys]
+            self.assertEqual(sorted(got), sorted(k.encode() for k in keys), pattern)
+            self.assertEqual(self.ch.basic_get(q)[0], None, pattern)
+
+    def test_headers_exchange_all_and_any(self):
+        all_q, any_q = self.temp_queue(), self.temp_queue()
+        self.ch.exchange_declare('hdr', 'headers', auto_delete=True)
+        self.ch.queue_bind(all_q, 'hdr', arguments={'x-match': 'all', 'a': 1, 'b': 'two'})
+        self.ch.queue_bind(any_q, 'hdr', arguments={'x-match': 'any', 'a': 1, 'b': 'two'})
+        props = pika.BasicProperties
+        self.ch.basic_publish('hdr', '', b'both', props(headers={'a': 1, 'b': 'two'}))
+        self.ch.basic_publish('hdr', '', b'one', props(headers={'a': 1}))
+        self.ch.basic_publish('hdr', '', b'none', props(headers={'c': 3}))
+        self.assertEqual(self.ch.basic_get(all_q, auto_ack=True)[2], b'both')
+        self.assertEqual(self.ch.basic_get(all_q)[0], None)
+        self.assertEqual(self.ch.basic_get(any_q, auto_ack=True)[2], b'both')
+        self.assertEqual(self.ch.basic_get(any_q, auto_ack=True)[2], b'one')
+        self.assertEqual(self.ch.basic_get(any_q)[0], None)
+
+    def test_exchange_to_exchange_and_alternate_exchange(self):
+        q, alt_q = self.temp_queue(), self.temp_queue()
+        self.ch.exchange_declare('e2e-dst', 'fanout', auto_delete=True)
+        self.ch.exchange_declare('e2e-src', 'direct', auto_delete=True)
+        self.ch.exchange_bind('e2e-dst', 'e2e-src', 'rk')
+        self.ch.queue_bind(q, 'e2e-dst')
+        self.ch.basic_publish('e2e-src', 'rk', b'via-e2e')
+        self.assertEqual(self.ch.basic_get(q, auto_ack=True)[2], b'via-e2e')
+        self.ch.exchange_unbind('e2e-dst', 'e2e-src', 'rk')
+        self.ch.basic_publish('e2e-src', 'rk', b'gone')
+        self.assertEqual(self.ch.basic_get(q)[0], None)
+        self.ch.exchange_declare('alt', 'fanout', auto_delete=True)
+        self.ch.queue_bind(alt_q, 'alt')
+        self.ch.exchange_declare('with-alt', 'direct', arguments={'alternate-exchange': 'alt'})
+        self.ch.basic_publish('with-alt', 'unbound', b'to-alt')
+        self.assertEqual(self.ch.basic_get(alt_q, auto_ack=True)[2], b'to-alt')
+        self.ch.exchange_delete('with-alt')
+
+    def test_mandatory_unroutable_is_returned_with_312(self):
+        returned = []
+        self.ch.add_on_return_callback(lambda ch, m, p, b: returned.append((m, b)))
+        self.ch.basic_publish('amq.direct', 'nobody', b'back', mandatory=True)
+        self.conn.process_data_events(time_limit=0)
+        self.ch.queue_declare('', exclusive=True)  # a round trip: the return came first
+        self.conn.process_data_events(time_limit=0)
+        self.assertEqual(len(returned), 1)
+        self.assertEqual(returned[0][0].reply_code, 312)
+        self.assertEqual(returned[0][0].reply_text, 'NO_ROUTE')
+        self.assertEqual(returned[0][1], b'back')
+
+    def test_field_table_types_round_trip_in_headers(self):
+        # Every type pika 1.2 can encode (it has no float); the codec tests cover the rest.
+
+        q = self.temp_queue()
+        headers = {'str': 'text', 'int': 42, 'neg': -7, 'big': 2 ** 40,
+                   'bool': True, 'none': None, 'bytes': b'\x00\x01',
+                   'decimal': decimal.Decimal('3.14'),
+                   'time': datetime.datetime(2026, 11, 26, 12, 0, 0),
+                   'list': [1, 'a', [2]], 'table': {'nested': {'deep': 1}}}
+        self.ch.basic_publish('', q, b'h', pika.BasicProperties(headers=headers))
+        _, props, _ = self.ch.basic_get(q, auto_ack=True)
+        self.assertEqual(props.headers, headers)
+
+
+class Delivery(Base):
+    def test_large_and_empty_bodies(self):
+        q = self.temp_queue()
+        big = os.urandom(3 * 1024 * 1024 + 7)  # many frames at frame_max 131072
+        self.ch.basic_publish('', q, big)
+        self.ch.basic_publish('', q, b'')
+        got = drain(self.ch, q, 2)
+        self.assertEqual(got[0][2], big)
+        self.assertEqual(got[1][2], b'')
+
+    def test_properties_survive(self):
+        q = self.temp_queue()
+        p = pika.BasicProperties(content_type='application/json', content_encoding='gzip',
+                                 delivery_mode=2, priority=5, correlation_id='c1',
+                                 reply_to='r', expiration='60000', message_id='m1',
+                                 timestamp=1700000000, type='t', user_id='guest',
+                                 app_id='tests')
+        self.ch.basic_publish('', q, b'p', p)
+        _, got, _ = self.ch.basic_get(q, auto_ack=True)
+        for f in ('content_type', 'content_encoding', 'delivery_mode', 'priority',
+                  'correlation_id', 'reply_to', 'expiration', 'message_id', 'timestamp',
+                  'type', 'user_id', 'app_id'):
+            self.assertEqual(getattr(got, f), getattr(p, f), f)
+
+    def test_round_robin_over_consumers(self):
+        q = self.temp_queue()
+        seen = {}
+        tags = [self.ch.basic_consume(q, lambda c, m, p, b: seen.setdefault(m.consumer_tag, []).append(b),
+                                      auto_ack=True) for _ in range(2)]
+        for i in range(10):
+            self.ch.basic_publish('', q, b'%d' % i)
+        while sum(len(v) for v in seen.values()) < 10:
+            self.conn.process_data_events(time_limit=1)
+        self.assertEqual(sorted(len(seen[t]) for t in tags), [5, 5])
+
+    def test_nack_and_reject_requeue_with_redelivered(self):
+        q = self.temp_queue()
+        self.ch.basic_publish('', q, b'again')
+        m, _, _ = self.ch.basic_get(q)
+        self.assertFalse(m.redelivered)
+        self.ch.basic_nack(m.delivery_tag, requeue=True)
+        m, _, body = self.ch.basic_get(q)
+        self.assertTrue(m.redelivered)
+        self.assertEqual(body, b'again')
+        self.ch.basic_reject(m.delivery_tag, requeue=False)  # dropped
+        self.assertEqual(self.ch.basic_get(q)[0], None)
+
+    def test_multiple_ack(self):
+        q = self.temp_queue()
+        for i in range(5):
+            self.ch.basic_publish('', q, b'%d' % i)
+        tags = [self.ch.basic_get(q)[0].delivery_tag for _ in range(5)]
+        self.ch.basic_ack(tags[3], multiple=True)  # 1..4 acked
+        self.ch.basic_recover(requeue=True)         # the 5th comes back
+        m, _, body = self.ch.basic_get(q, auto_ack=True)
+        self.assertEqual(body, b'4')
+        self.assertTrue(m.redelivered)
+        self.assertEqual(self.ch.basic_get(q)[0], None)
+
+    def test_unknown_delivery_tag_is_406(self):
+        with self.assertRaises(ChannelClosedByBroker) as e:
+            self.ch.basic_ack(999)
+            self.ch.queue_declare('', exclusive=True)  # the close arrives
+        self.assertEqual(e.exception.reply_code, 406)
+        self.assertIn('unknown delivery tag', e.exception.reply_text)
+
+    def test_prefetch_limits_unacked_deliveries(self):
+        q = self.temp_queue()
+        for i in range(10):
+            self.ch.basic_publish('', q, b'%d' % i)
+        self.ch.basic_qos(prefetch_count=2)
+        got = []
+        self.ch.basic_consume(q, lambda c, m, p, b: got.append(m))
+        while len(got) < 2:
+            self.conn.process_data_events(time_limit=1)
+        self.conn.process_data_events(time_limit=0.3)  # a broken broker would send more
+        self.assertEqual(len(got), 2)
+        self.ch.basic_ack(got[1].delivery_tag, multiple=True)
+        while len(got) < 4:
+            self.conn.process_data_events(time_limit=1)
+        self.conn.process_data_events(time_limit=0.3)
+        self.assertEqual(len(got), 4)
+
+    def test_unacked_messages_return_when_the_channel_closes(self):
+        q = self.temp_queue()
+        self.ch.basic_publish('', q, b'keep')
+        ch2 = self.conn.channel()
+        m, _, _ = ch2.basic_get(q)
+        ch2.close()
+        m, _, body = self.ch.basic_get(q, auto_ack=True)
+        self.assertTrue(m.redelivered)
+        self.assertEqual(body, b'keep')
+
+    def test_cancel_notification_when_the_queue_is_deleted(self):
+        q = self.ch.queue_declare('doomed').method.queue
+        cancelled = []
+        self.ch.add_on_cancel_callback(lambda frame: cancelled.append(frame))
+        self.ch.basic_consume(q, lambda *a: None)
+        other = connect()
+        other.channel().queue_delete(q)
+        other.close()
+        while not cancelled:
+            self.conn.process_data_events(time_limit=1)
+        self.assertEqual(len(cancelled), 1)
+
+
+class Confirms(Base):
+    def test_publisher_confirms(self):
+        self.ch.confirm_delivery()
+        q = self.temp_queue()
+        for i in range(200):
+            self.ch.basic_publish('', q, b'%d' % i)  # raises unless acked
+        self.assertEqual(self.ch.queue_declare(q, passive=True).method.message_count, 200)
+
+    def test_mandatory_unroutable_in_confirm_mode(self):
+        self.ch.confirm_delivery()
+        with self.assertRaises(UnroutableError):
+            self.ch.basic_publish('amq.direct', 'no-such-key', b'x', mandatory=True)
+
+    def test_transactions_commit_and_rollback(self):
+        q = self.temp_queue()
+        self.ch.tx_select()
+        self.ch.basic_publish('', q, b'rolled-back')
+        self.ch.tx_rollback()
+        self.ch.basic_publish('', q, b'committed')
+        self.assertEqual(self.ch.queue_declare(q, passive=True).method.message_count, 0)
+        self.ch.tx_commit()
+        self.assertEqual(self.ch.basic_get(q, auto_ack=True)[2], b'committed')
+        self.ch.basic_publish('', q, b'ack-me')
+        self.ch.tx_commit()
+        m, _, _ = self.ch.basic_get(q)
+        self.ch.basic_ack(m.delivery_tag)
+        self.ch.tx_rollback()  # the ack is undone: recover brings it back
+        self.ch.basic_recover(requeue=True)
+        self.assertEqual(self.ch.basic_get(q, auto_ack=True)[2], b'ack-me')
+
+
+class Queues(Base):
+    def test_declare_ok_counts_purge_and_delete(self):
+        q = self.temp_queue()
+        for i in range(3):
+            self.ch.basic_publish('', q, b'x')
+        ok = self.ch.queue_declare(q, passive=True).method
+        self.assertEqual((ok.message_count, ok.consumer_count), (3, 0))
+        self.assertEqual(self.ch.queue_purge(q).method.message_count, 3)
+        self.ch.basic_publish('', q, b'x')
+        with self.assertRaises(ChannelClosedByBroker) as e:
+            self.ch.queue_delete(q, if_empty=True)
+        self.assertEqual(e.exception.reply_code, 406)
+        ch = self.conn.channel()
+        self.assertEqual(ch.queue_delete(q).method.message_count, 1)
+        self.assertEqual(ch.queue_delete(q).method.message_count, 0)  # idempotent
+
+    def test_server_named_queue(self):
+        q = self.temp_queue()
+        self.assertTrue(q.startswith('amq.gen-'), q)
+
+    def test_exclusive_queue_is_locked_to_its_connection_and_dies_with_it(self):
+        q = self.temp_queue()
+        other = connect()
+        och = other.channel()
+        with self.assertRaises(ChannelClosedByBroker) as e:
+            och.queue_declare(q, passive=True)
+        self.assertEqual(e.exception.reply_code, 405)
+        self.conn.close()
+        och = other.channel()
+        with self.assertRaises(ChannelClosedByBroker) as e:
+            och.queue_declare(q, passive=True)
+        self.assertEqual(e.exception.reply_code, 404)
+        other.close()
+
+    def test_auto_delete_after_the_last_consumer(self):
+        q = self.ch.queue_declare('auto-del', auto_delete=True).method.queue
+        tag = self.ch.basic_consume(q, lambda *a: None)
+        self.ch.basic_cancel(tag)
+        with self.assertRaises(ChannelClosedByBroker) as e:
+            self.ch.queue_declare(q, passive=True)
+        self.assertEqual(e.exception.reply_code, 404)
+
+    def test_exclusive_consumer(self):
+        q = self.temp_queue()
+        self.ch.basic_consume(q, lambda *a: None, exclusive=True)
+        with self.assertRaises(ChannelClosedByBroker) as e:
+            self.ch.basic_consume(q, lambda *a: None)
+        self.assertEqual(e.exception.reply_code, 403)
+
+
+class Errors(Base):
+    def expect_channel_error(self, code, fn):
+        with self.assertRaises(ChannelClosedByBroker) as e:
+            fn(self.ch)
+        self.assertEqual(e.exception.reply_code, code)
+        self.ch = self.conn.channel()  # the connection is still usable
+        return e.exception.reply_text
+
+    def test_soft_errors_close_only_the_channel(self):
+        self.assertIn("no queue 'missing'",
+                      self.expect_channel_error(404, lambda c: c.queue_declare('missing', passive=True)))
+        self.expect_channel_error(404, lambda c: c.exchange_declare('missing-x', passive=True))
+        self.expect_channel_error(403, lambda c: c.queue_declare('amq.reserved'))
+        self.expect_channel_error(403, lambda c: c.exchange_declare('amq.mine', 'direct'))
+        self.expect_channel_error(403, lambda c: c.exchange_delete('amq.direct'))
+        self.ch.queue_declare('equiv', auto_delete=True)
+        text = self.expect_channel_error(406, lambda c: c.queue_declare('equiv', durable=True))
+        self.assertIn("inequivalent arg 'durable'", text)
+        self.ch.queue_delete('equiv')
+        self.ch.exchange_declare('equiv-x', 'direct', auto_delete=True)
+        text = self.expect_channel_error(406, lambda c: c.exchange_declare('equiv-x', 'fanout', auto_delete=True))
+        self.assertIn("inequivalent arg 'type'", text)
+        self.ch.exchange_delete('equiv-x')
+
+        def publish_missing(c):
+            c.basic_publish('no-such-exchange', 'k', b'x')
+            c.queue_declare('', exclusive=True)
+        self.expect_channel_error(404, publish_missing)
+        self.assertTrue(self.conn.is_open)
+
+    def test_hard_errors_close_the_connection(self):
+        with self.assertRaises(ConnectionClosedByBroker) as e:
+            self.ch.exchange_declare('bad-type', 'no-such-type')
+        self.assertEqual(e.exception.reply_code, 503)
+
+
+class Raw(unittest.TestCase):
+    """Malformed input, written byte by byte to a socket."""
+
+    def handshake(self):
+        s = socket.create_connection(('127.0.0.1', broker.port), timeout=10)
+        s.sendall(b'AMQP\x00\x00\x09\x01')
+        self.read_frame(s)  # connection.start
+        resp = b'\x00guest\x00guest'
+        args = (struct.pack('>I', 0) + b'\x05PLAIN' + struct.pack('>I', len(resp)) + resp +
+                b'\x05en_US')
+        s.sendall(self.frame(1, 0, struct.pack('>HH', 10, 11) + args))
+        self.read_frame(s)  # tune
+        s.sendall(self.frame(1, 0, struct.pack('>HHHIH', 10, 31, 0, 131072, 0)))
+        s.sendall(self.frame(1, 0, struct.pack('>HH', 10, 40) + b'\x01/\x00\x00'))
+        self.read_frame(s)  # open-ok
+        return s
+
+    @staticmethod
+    def frame(t, ch, payload, end=b'\xce'):
+        return struct.pack('>BHI', t, ch, len(payload)) + payload + end
+
+    @staticmethod
+    def read_frame(s):
+        hdr = b''
+        while len(hdr) < 7:
+            chunk = s.recv(7 - len(hdr))
+            if not chunk:
+                return None
+            hdr += chunk
+        t, ch, n = struct.unpack('>BHI', hdr)
+        body = b''
+        while len(body) < n + 1:
+            chunk = s.recv(n + 1 - len(body))
+            if not chunk:
+                return None
+            body += chunk
+        return t, ch, body[:-1]
+
+    def expect_close(self, s, code):
+        while True:
+            f = self.read_frame(s)
+            self.assertIsNotNone(f, 'connection dropped without connection.close')
+            t, ch, payload = f
+            if t == 1 and payload[:4] == struct.pack('>HH', 10, 50):
+                self.assertEqual(struct.unpack('>H', payload[4:6])[0], code, payload)
+                return payload
+
+    def test_wrong_protocol_header_gets_ours(self):
+        s = socket.create_connection(('127.0.0.1', broker.port), timeout=10)
+        s.sendall(b'AMQP\x01\x01\x00\x09')
+        self.assertEqual(s.recv(8), b'AMQP\x00\x00\x09\x01')
+        self.assertEqual(s.recv(8), b'')  # then closed
+        s.close()
+
+    def test_bad_frame_end_is_501(self):
+        s = self.handshake()
+        s.sendall(self.frame(1, 1, struct.pack('>HH', 20, 10) + b'\x00', end=b'\x00'))
+        self.expect_close(s, 501)
+        s.close()
+
+    def test_frame_on_an_unopened_channel_is_504(self):
+        s = self.handshake()
+        s.sendall(self.frame(1, 7, struct.pack('>HHH', 50, 10, 0) + b'\x01q\x00' + struct.pack('>I', 0)))
+        self.expect_close(s, 504)
+        s.close()
+
+    def test_body_without_header_is_505(self):
+        s = self.handshake()
+        s.sendall(self.frame(1, 1, struct.pack('>HH', 20, 10) + b'\x00'))  # channel.open
+        self.read_frame(s)
+        s.sendall(self.frame(3, 1, b'stray body'))
+        self.expect_close(s, 505)
+        s.close()
+
+    def test_unknown_method_is_503_and_truncated_arguments_502(self):
+        s = self.handshake()
+        s.sendall(self.frame(1, 0, struct.pack('>HH', 10, 99)))
+        self.expect_close(s, 503)
+        s.close()
+        s = self.handshake()
+        s.sendall(self.frame(1, 1, struct.pack('>HH', 20, 10) + b'\x00'))
+        self.read_frame(s)
+        s.sendall(self.frame(1, 1, struct.pack('>HH', 60, 40) + b'\x00'))  # publish, cut short
+        self.expect_close(s, 502)
+        s.close()
+
+    def test_immediate_is_540(self):
+        s = self.handshake()
+        s.sendall(self.frame(1, 1, struct.pack('>HH', 20, 10) + b'\x00'))
+        self.read_frame(s)
+        s.sendall(self.frame(1, 1, struct.pack('>HHH', 60, 40, 0) + b'\x00\x01q\x02'))
+        s.sendall(self.frame(2, 1, struct.pack('>HHQH', 60, 0, 0, 0)))
+        self.expect_close(s, 540)
+        s.close()
+
+
+class Shutdown(unittest.TestCase):
+    def test_sigterm_closes_connections_with_320_and_exits_0(self):
+        with WeftdProcess(WEFTD) as w:
+            conn = pika.BlockingConnection(pika.ConnectionParameters('127.0.0.1', w.port))
+            conn.channel()
+            w.proc.send_signal(signal.SIGTERM)
+            with self.assertRaises(ConnectionClosedByBroker) as e:
+                while True:
+                    conn.process_data_events(time_limit=1)
+            self.assertEqual(e.exception.reply_code, 320)
+            self.assertEqual(w.proc.wait(timeout=30), 0)
+
+
+if __name__ == '__main__':
+    WEFTD = sys.argv.pop(1)
+    unittest.main(verbosity=2)
