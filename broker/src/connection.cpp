@@ -141,7 +141,8 @@ void Connection::writer_loop() {
 }
 
 void Connection::heartbeat_loop(std::chrono::seconds interval) {
-  auto ticks = weft::tick(interval / 2);
+  // Half the interval, in milliseconds: seconds(1) / 2 would be zero seconds.
+  auto ticks = weft::tick(std::chrono::milliseconds(interval) / 2);
   const std::int64_t interval_ns = std::chrono::nanoseconds(interval).count();
   for (;;) {
     bool stop = false;
