@@ -1,6 +1,7 @@
 // broker.cpp: the accept loop and the connection registry (broker.h).
 #include "broker.h"
 
+#include <cstdio>
 #include <mutex>
 
 #include "connection.h"
@@ -9,6 +10,30 @@
 #include "weft/waitgroup.h"
 
 namespace weftd {
+
+namespace {
+std::uint64_t default_watermark() {
+  std::FILE* f = std::fopen("/proc/meminfo", "r");
+  unsigned long long kb = 0;
+  if (f) {
+    if (std::fscanf(f, "MemTotal: %llu kB", &kb) != 1) kb = 0;
+    std::fclose(f);
+  }
+  return kb ? kb * 1024 * 2 / 5 : 1ull << 30;
+}
+}  // namespace
+
+Broker::Broker(Config cfg)
+    : cfg_(std::move(cfg)),
+      watermark_(cfg_.memory_high_watermark ? cfg_.memory_high_watermark : default_watermark()),
+      default_vhost_("/") {
+  log_info("memory high watermark: %llu bytes", static_cast<unsigned long long>(watermark_));
+}
+
+bool Broker::memory_alarm() const {
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(
+             0, message_bytes().load(std::memory_order_relaxed))) > watermark_;
+}
 
 void Broker::serve(weft::net::TcpListener& ln) {
   weft::WaitGroup wg;

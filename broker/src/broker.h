@@ -27,14 +27,21 @@ struct Config {
   std::string default_user = "guest", default_pass = "guest";
   // Per-connection output held back before consumers stop getting deliveries.
   std::size_t max_output_backlog = 1 << 20;
+  // Message bytes above which publishing connections are blocked (connection.blocked,
+  // and their sockets are not read) until consumers bring it down. 0: 40% of RAM, as
+  // RabbitMQ's default vm_memory_high_watermark.
+  std::uint64_t memory_high_watermark = 0;
 };
 
 class Broker {
  public:
-  explicit Broker(Config cfg) : cfg_(std::move(cfg)), default_vhost_("/") {}
+  explicit Broker(Config cfg);
   const Config& config() const { return cfg_; }
   VHost* vhost(const std::string& name) { return name == "/" ? &default_vhost_ : nullptr; }
   std::uint64_t next_connection_id() { return ++connection_ids_; }
+  // memory_alarm(): live messages hold more than the high watermark.
+  bool memory_alarm() const;
+  std::uint64_t memory_high_watermark() const { return watermark_; }
 
   // serve() accepts connections on `ln` until it is closed, a fiber per connection,
   // and returns once every connection has ended.
@@ -45,6 +52,7 @@ class Broker {
 
  private:
   const Config cfg_;
+  const std::uint64_t watermark_;
   VHost default_vhost_;
   std::atomic<std::uint64_t> connection_ids_{0};
   weft::Mutex mu_;

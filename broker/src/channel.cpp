@@ -114,6 +114,8 @@ void Channel::handle(amqp::Command& cmd) {
           msg->routing_key = m.routing_key;
           msg->properties = std::move(cmd.content.properties);
           msg->body = std::move(cmd.content.body);
+          msg->account();
+          conn_.note_publisher();
           if (tx_)
             tx_publishes_.push_back(Pending{m.exchange, m.mandatory, std::move(msg)});
           else

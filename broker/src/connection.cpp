@@ -128,6 +128,7 @@ void Connection::writer_loop() {
     if (!batch.empty()) {
       // Everything that accumulated since the last write goes out in one system call.
       if (!conn_.write(batch)) {
+        interrupted_.store(true, std::memory_order_relaxed);
         conn_.close();  // the reader sees it and ends the connection
         return;
       }
@@ -153,6 +154,7 @@ void Connection::heartbeat_loop(std::chrono::seconds interval) {
     if (now - last_read_ns_.load(std::memory_order_relaxed) > 2 * interval_ns) {
       log_warn("connection %llu: missed heartbeats from client, closing",
                static_cast<unsigned long long>(id_));
+      interrupted_.store(true, std::memory_order_relaxed);
       conn_.close();
       return;
     }
@@ -232,6 +234,7 @@ bool Connection::handshake() {
     return false;
   }
   cancel_notify_ = capability(start_ok->client_properties, "consumer_cancel_notify");
+  blocked_notify_ = capability(start_ok->client_properties, "connection.blocked");
   std::string user, pass;
   if (start_ok->mechanism == "PLAIN") {
     // [authzid] NUL authcid NUL passwd
@@ -360,6 +363,7 @@ void Connection::read_loop() {
       if (done_) return;
     }
     flush_confirms();
+    if (publisher_ && broker_.memory_alarm()) wait_while_memory_alarm();
     auto space = decoder_.prepare();
     auto n = conn_.read(space.data(), space.size());
     if (!n) return;  // eof, reset, closed by us, or the close-ok deadline
@@ -484,6 +488,7 @@ void Connection::close_with(ReplyCode code, const std::string& text, std::uint16
 }
 
 void Connection::force_close(ReplyCode code, const std::string& text) {
+  interrupted_.store(true, std::memory_order_relaxed);
   send_method(0, amqp::ConnectionClose{static_cast<std::uint16_t>(code),
                                        std::string(amqp::reply_code_name(code)) + " - " + text, 0,
                                        0});
@@ -493,6 +498,22 @@ void Connection::force_close(ReplyCode code, const std::string& text) {
 void Connection::flush_confirms() {
   for (auto& [id, ch] : channels_)
     if (!closing_channels_.count(id)) ch->flush_confirms();
+}
+
+void Connection::wait_while_memory_alarm() {
+  // RabbitMQ's flow control: a publishing connection is not read while the alarm lasts,
+  // so TCP backpressure holds its publisher; consumers' connections go on (their acks
+  // are what brings memory down). The alarm is checked every 10 ms rather than
+  // signalled, so that freeing a message costs no more than an atomic subtraction.
+  log_info("connection %llu: blocked (memory high watermark)",
+           static_cast<unsigned long long>(id_));
+  if (blocked_notify_) send_method(0, amqp::ConnectionBlocked{"low on memory"});
+  while (broker_.memory_alarm() && !interrupted_.load(std::memory_order_relaxed)) {
+    weft::sleep_for(std::chrono::milliseconds(10));
+    last_read_ns_.store(now_ns(), std::memory_order_relaxed);  // not the client's silence
+  }
+  if (blocked_notify_) send_method(0, amqp::ConnectionUnblocked{});
+  log_info("connection %llu: unblocked", static_cast<unsigned long long>(id_));
 }
 
 void Connection::shutdown() {

@@ -62,6 +62,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void send_method(std::uint16_t channel, const weft::amqp::Method& m);
   void send_content(std::uint16_t channel, const weft::amqp::Method& m,
                     const weft::amqp::BasicProperties& props, std::string_view body);
+  // note_publisher(): this connection publishes, so the memory alarm blocks it.
+  void note_publisher() { publisher_ = true; }
   // backlogged(): output has piled up; q will be dispatched again once it drains.
   bool backlogged(const std::shared_ptr<Queue>& q);
 
@@ -85,6 +87,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close_channel(Channel& ch, weft::amqp::ReplyCode code, const std::string& text,
                      std::uint16_t class_id, std::uint16_t method_id);
   void flush_confirms();
+  void wait_while_memory_alarm();
   void shutdown();
 
   Broker& broker_;
@@ -96,6 +99,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint32_t frame_max_ = weft::amqp::kDefaultFrameMax;
   std::uint16_t heartbeat_ = 0;
   bool cancel_notify_ = false;
+  bool blocked_notify_ = false;  // the client understands connection.blocked
+  bool publisher_ = false;
   bool closing_ = false;  // we sent connection.close: wait for close-ok
   bool done_ = false;
   std::unordered_map<std::uint16_t, std::unique_ptr<Channel>> channels_;
@@ -110,7 +115,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   weft::Chan<int> done_ch_{0};  // closed when the connection ends
   std::atomic<std::int64_t> last_read_ns_{0}, last_write_ns_{0};
   std::atomic<std::size_t> out_bytes_{0};
-  std::atomic<bool> writer_failed_{false};
+  // interrupted_: the connection is ending for a reason the reader may not see while it
+  // waits out a memory alarm (socket failure, missed heartbeats, broker shutdown).
+  std::atomic<bool> interrupted_{false};
 };
 
 }  // namespace weftd

@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
   app.add_option("--channel-max", cfg.channel_max, "Channels per connection")->capture_default_str();
   app.add_option("--max-message-size", max_message_size, "Largest message body, bytes")
       ->capture_default_str();
+  app.add_option("--memory-high-watermark", cfg.memory_high_watermark,
+                 "Message bytes that block publishers (0: 40% of RAM)")
+      ->capture_default_str();
   app.add_option("--default-user", cfg.default_user, "User name")->capture_default_str();
   app.add_option("--default-pass", cfg.default_pass, "Password")->capture_default_str();
   app.add_option("--log-level", log_level, "debug | info | warn | error")->capture_default_str();

@@ -555,6 +555,42 @@ class Soak(unittest.TestCase):
         if not os.environ.get('WEFT_SANITIZE'):
             self.assertLess(rss_kb() - rss_before, 20 * 1024, 'RSS grew by more than 20 MiB')
 
+
+class FlowControl(unittest.TestCase):
+    def test_memory_alarm_blocks_publishers_until_consumers_drain(self):
+        with WeftdProcess(WEFTD, '--memory-high-watermark', '4000000') as w:
+            params = pika.ConnectionParameters('127.0.0.1', w.port)
+            pub = pika.BlockingConnection(params)
+            events = []
+            pub.add_on_connection_blocked_callback(lambda c, f: events.append('blocked'))
+            pub.add_on_connection_unblocked_callback(lambda c, f: events.append('unblocked'))
+            ch = pub.channel()
+            ch.queue_declare('flood')
+            body = b'x' * 100000
+            for _ in range(50):  # 5 MB: over the watermark
+                ch.basic_publish('', 'flood', body)
+            while 'blocked' not in events:
+                pub.process_data_events(time_limit=1)
+            # A consumer on another connection is still served, and draining the queue
+            # lifts the alarm.
+            sub = pika.BlockingConnection(params)
+            sch = sub.channel()
+            got = 0
+            for method, _, _ in sch.consume('flood', auto_ack=True, inactivity_timeout=30):
+                self.assertIsNotNone(method, 'the consumer was starved')
+                got += 1
+                if got == 50:
+                    break
+            sch.cancel()
+            while 'unblocked' not in events:
+                pub.process_data_events(time_limit=1)
+            ch.basic_publish('', 'flood', b'after')  # publishing works again
+            self.assertEqual(ch.queue_declare('flood', passive=True).method.message_count, 1)
+            self.assertEqual(events, ['blocked', 'unblocked'])
+            sub.close()
+            pub.close()
+            self.assertEqual(w.stop(), 0)
+
 class Shutdown(unittest.TestCase):
     def test_sigterm_closes_connections_with_320_and_exits_0(self):
         with WeftdProcess(WEFTD) as w:
