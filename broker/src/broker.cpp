@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "channel.h"
 #include "connection.h"
 #include "log.h"
 #include "weft/runtime.h"
@@ -69,6 +70,24 @@ void Broker::close_all() {
     all.assign(connections_.begin(), connections_.end());
   }
   for (auto& c : all) c->force_close(weft::amqp::ReplyCode::connection_forced, "broker shutdown");
+}
+
+void Broker::register_reply_to(const std::string& token, Channel* ch) {
+  std::lock_guard lock(reply_mu_);
+  reply_to_[token] = ch;
+}
+
+void Broker::unregister_reply_to(const std::string& token) {
+  std::lock_guard lock(reply_mu_);
+  reply_to_.erase(token);
+}
+
+bool Broker::deliver_reply_to(const std::string& token, const MessagePtr& m) {
+  std::lock_guard lock(reply_mu_);
+  auto it = reply_to_.find(token);
+  if (it == reply_to_.end()) return false;
+  it->second->deliver_reply(m);
+  return true;
 }
 
 std::size_t Broker::connection_count() {

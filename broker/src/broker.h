@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <set>
+#include <unordered_map>
 #include <string>
 
 #include "vhost.h"
@@ -16,6 +17,7 @@
 namespace weftd {
 
 class Connection;
+class Channel;
 
 struct Config {
   std::string amqp_listen = "127.0.0.1:5672";
@@ -39,6 +41,14 @@ class Broker {
   const Config& config() const { return cfg_; }
   VHost* vhost(const std::string& name) { return name == "/" ? &default_vhost_ : nullptr; }
   std::uint64_t next_connection_id() { return ++connection_ids_; }
+  // Direct reply-to (amq.rabbitmq.reply-to): token → the consuming channel. A channel
+  // registers when it consumes the pseudo-queue and unregisters when it cancels or
+  // closes; delivering holds the registry lock, so the channel cannot go meanwhile.
+  void register_reply_to(const std::string& token, Channel* ch);
+  void unregister_reply_to(const std::string& token);
+  // deliver_reply_to() delivers m to the channel registered under token; false if none.
+  bool deliver_reply_to(const std::string& token, const MessagePtr& m);
+
   // memory_alarm(): live messages hold more than the high watermark.
   bool memory_alarm() const;
   std::uint64_t memory_high_watermark() const { return watermark_; }
@@ -57,6 +67,8 @@ class Broker {
   std::atomic<std::uint64_t> connection_ids_{0};
   weft::Mutex mu_;
   std::set<std::shared_ptr<Connection>> connections_;
+  weft::Mutex reply_mu_;
+  std::unordered_map<std::string, Channel*> reply_to_;
 };
 
 }  // namespace weftd

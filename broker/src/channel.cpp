@@ -55,6 +55,8 @@ std::string random_suffix() {
 
 const char* yes(bool b) { return b ? "true" : "false"; }
 
+constexpr const char* kReplyTo = "amq.rabbitmq.reply-to";
+
 }  // namespace
 
 Channel::Channel(Connection& conn, std::uint16_t id) : conn_(conn), id_(id) {
@@ -116,6 +118,11 @@ void Channel::handle(amqp::Command& cmd) {
           msg->body = std::move(cmd.content.body);
           msg->account();
           conn_.note_publisher();
+          if (msg->properties.reply_to && *msg->properties.reply_to == kReplyTo) {
+            if (reply_token_.empty())
+              fail(ReplyCode::precondition_failed, "fast reply consumer does not exist");
+            msg->properties.reply_to = std::string(kReplyTo) + "." + reply_token_;
+          }
           if (tx_)
             tx_publishes_.push_back(Pending{m.exchange, m.mandatory, std::move(msg)});
           else
@@ -354,6 +361,20 @@ void Channel::basic_publish(const std::string& exchange, bool mandatory, Message
   if (e->options().internal)
     fail(ReplyCode::access_refused, "cannot publish to internal " + quoted("exchange", exchange, vh));
   if (confirm_) publish_seq_++;
+  const std::string reply_prefix = std::string(kReplyTo) + ".";
+  if (exchange.empty() && m->routing_key.rfind(reply_prefix, 0) == 0) {
+    // Direct reply-to: straight to the requester's channel, no queue.
+    if (!conn_.broker().deliver_reply_to(m->routing_key.substr(reply_prefix.size()), m) &&
+        mandatory) {
+      amqp::BasicReturn r;
+      r.reply_code = static_cast<std::uint16_t>(ReplyCode::no_route);
+      r.reply_text = "NO_ROUTE";
+      r.routing_key = m->routing_key;
+      conn_.send_content(id_, r, m->properties, m->body);
+    }
+    if (confirm_) confirmed_ = publish_seq_;
+    return;
+  }
   std::vector<QueuePtr> queues;
   vh.route(e, *m, &queues);
   if (queues.empty() && mandatory) {
@@ -379,6 +400,15 @@ void Channel::flush_confirms() {
 // ---- consuming ----------------------------------------------------------------------
 
 void Channel::basic_consume(const amqp::BasicConsume& m) {
+  if (m.queue == kReplyTo) {
+    if (!m.no_ack) fail(ReplyCode::precondition_failed, "reply consumer cannot acknowledge");
+    if (!reply_tag_.empty()) fail(ReplyCode::precondition_failed, "reply consumer already set");
+    reply_tag_ = m.consumer_tag.empty() ? "amq.ctag-" + random_suffix() : m.consumer_tag;
+    reply_token_ = random_suffix() + std::to_string(conn_.id()) + "-" + std::to_string(id_);
+    if (!m.no_wait) send(amqp::BasicConsumeOk{reply_tag_});
+    conn_.broker().register_reply_to(reply_token_, this);
+    return;
+  }
   QueuePtr q = queue_for_use(m.queue);
   std::string tag = m.consumer_tag.empty() ? "amq.ctag-" + random_suffix() : m.consumer_tag;
   if (consumers_.count(tag))
@@ -405,6 +435,10 @@ void Channel::basic_consume(const amqp::BasicConsume& m) {
 }
 
 void Channel::basic_cancel(const std::string& tag, bool no_wait, bool notify_client) {
+  if (!reply_tag_.empty() && tag == reply_tag_) {
+    conn_.broker().unregister_reply_to(reply_token_);
+    reply_tag_.clear();
+  }
   auto it = consumers_.find(tag);
   if (it != consumers_.end()) {
     std::shared_ptr<ChannelConsumer> c = it->second;
@@ -517,7 +551,19 @@ void Channel::settle(std::uint64_t tag, bool multiple, bool ack, bool requeue) {
 
 void Channel::recover() { settle(0, true, false, true); }
 
+void Channel::deliver_reply(const MessagePtr& m) {
+  std::lock_guard lock(mu_);
+  amqp::BasicDeliver d;
+  d.consumer_tag = reply_tag_;
+  d.delivery_tag = ++delivery_tag_;
+  d.exchange = m->exchange;
+  d.routing_key = m->routing_key;
+  conn_.send_content(id_, d, m->properties, m->body);
+}
+
 void Channel::close() {
+  if (!reply_token_.empty()) conn_.broker().unregister_reply_to(reply_token_);
+  reply_tag_.clear();
   std::vector<std::shared_ptr<ChannelConsumer>> cs;
   for (auto& [t, c] : consumers_) cs.push_back(c);
   consumers_.clear();

@@ -47,6 +47,9 @@ class Channel {
   bool consumer_has_credit(ChannelConsumer& c, const std::shared_ptr<Queue>& q);
   void consumer_deliver(ChannelConsumer& c, const std::shared_ptr<Queue>& q, QueuedMessage m);
   void consumer_cancelled_by_server(ChannelConsumer& c);
+  // deliver_reply() delivers a direct reply-to message to this channel's reply consumer.
+  // Called with the broker's reply-to registry lock held.
+  void deliver_reply(const MessagePtr& m);
 
  private:
   struct Unacked {
@@ -83,6 +86,7 @@ class Channel {
   const std::uint16_t id_;
   weft::amqp::ContentAssembler assembler_;
   std::string last_queue_;  // "" in queue methods means the channel's last declared queue
+  std::string reply_tag_, reply_token_;  // direct reply-to consumer, if any
 
   // Reader-fiber state.
   std::unordered_map<std::string, std::shared_ptr<ChannelConsumer>> consumers_;

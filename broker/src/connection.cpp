@@ -46,7 +46,7 @@ amqp::FieldTable server_properties() {
       {"publisher_confirms", true},         {"exchange_exchange_bindings", true},
       {"basic.nack", true},                 {"consumer_cancel_notify", true},
       {"connection.blocked", true},         {"authentication_failure_close", true},
-      {"per_consumer_qos", true},           {"direct_reply_to", false},
+      {"per_consumer_qos", true},           {"direct_reply_to", true},
   };
   return amqp::FieldTable{
       {"product", "weftd"},

@@ -591,6 +591,37 @@ class FlowControl(unittest.TestCase):
             pub.close()
             self.assertEqual(w.stop(), 0)
 
+
+class DirectReplyTo(Base):
+    def test_rpc_over_amq_rabbitmq_reply_to(self):
+        # The server side: another connection answers requests on a queue.
+        server = connect()
+        sch = server.channel()
+        sch.queue_declare('rpc-requests', auto_delete=True)
+        replies = []
+        self.ch.basic_consume('amq.rabbitmq.reply-to',
+                              lambda c, m, p, b: replies.append((p.correlation_id, b)),
+                              auto_ack=True)
+        self.ch.basic_publish('', 'rpc-requests', b'ping',
+                              pika.BasicProperties(reply_to='amq.rabbitmq.reply-to',
+                                                   correlation_id='c-1'))
+        m, props, body = None, None, None
+        while m is None:
+            m, props, body = sch.basic_get('rpc-requests', auto_ack=True)
+        self.assertTrue(props.reply_to.startswith('amq.rabbitmq.reply-to.'), props.reply_to)
+        sch.basic_publish('', props.reply_to, b'pong: ' + body,
+                          pika.BasicProperties(correlation_id=props.correlation_id))
+        while not replies:
+            self.conn.process_data_events(time_limit=1)
+        self.assertEqual(replies, [('c-1', b'pong: ping')])
+        server.close()
+
+    def test_reply_to_needs_the_reply_consumer(self):
+        with self.assertRaises(ChannelClosedByBroker) as e:
+            self.ch.basic_publish('', 'x', b'q', pika.BasicProperties(reply_to='amq.rabbitmq.reply-to'))
+            self.ch.queue_declare('', exclusive=True)
+        self.assertEqual(e.exception.reply_code, 406)
+
 class Shutdown(unittest.TestCase):
     def test_sigterm_closes_connections_with_320_and_exits_0(self):
         with WeftdProcess(WEFTD) as w:
