@@ -68,13 +68,7 @@ Result<std::size_t> Conn::read(void* buf, std::size_t len) {
 }
 
 Result<std::size_t> Conn::read_full(void* buf, std::size_t len) {
-  std::size_t got = 0;
-  while (got < len) {
-    auto r = read(static_cast<char*>(buf) + got, len - got);
-    if (!r) return got > 0 && r.error() == Error::eof ? Error::unexpected_eof : r.error();
-    got += *r;
-  }
-  return got;
+  return detail::read_full_with([this](void* b, std::size_t n) { return read(b, n); }, buf, len);
 }
 
 Result<std::size_t> Conn::write(const void* buf, std::size_t len) {

@@ -85,8 +85,9 @@ std::error_code NetFd::close() {
   return {};
 }
 
-std::error_code NetFd::wait(bool write) {
-  switch (pd_wait(pd_, write)) {
+namespace {
+std::error_code as_error(WaitResult r) {
+  switch (r) {
     case WaitResult::ready:
       return {};
     case WaitResult::closing:
@@ -96,18 +97,11 @@ std::error_code NetFd::wait(bool write) {
   }
   return {};
 }
+}  // namespace
 
-std::error_code NetFd::check(bool write) {
-  switch (pd_check(pd_, write)) {
-    case WaitResult::ready:
-      return {};
-    case WaitResult::closing:
-      return Error::closed;
-    case WaitResult::timeout:
-      return Error::timeout;
-  }
-  return {};
-}
+std::error_code NetFd::wait(bool write) { return as_error(pd_wait(pd_, write)); }
+
+std::error_code NetFd::check(bool write) { return as_error(pd_check(pd_, write)); }
 
 Result<std::size_t> NetFd::read(void* buf, std::size_t len) {
   if (!acquire()) return Error::closed;

@@ -64,19 +64,9 @@ std::uint32_t waiter_park(Waiter* w, WaitReason reason) {
   return s;
 }
 
+// The first half of a two-step claim is a claim whose mark is kClaiming.
 bool waiter_claim_begin(Waiter* w, G** to_ready) {
-  G* g = w->g;
-  std::atomic<std::uint32_t>& st = waiter_state(w);
-  std::uint32_t old = st.load(std::memory_order_acquire);
-  for (;;) {
-    if (old != Waiter::kRunning && old != Waiter::kParked) {
-      *to_ready = nullptr;
-      return false;
-    }
-    if (st.compare_exchange_weak(old, Waiter::kClaiming, std::memory_order_acq_rel)) break;
-  }
-  *to_ready = old == Waiter::kParked ? g : nullptr;
-  return true;
+  return waiter_claim(w, Waiter::kClaiming, to_ready);
 }
 
 void waiter_claim_end(Waiter* w) {
@@ -99,15 +89,11 @@ bool waiter_claim(Waiter* w, std::uint32_t how, G** to_ready) {
 }
 
 bool waiter_wake(Waiter* w, std::uint32_t how) {
-  // Read g first: once the state moves, the waiter may return and its frame (w) die.
-  G* g = w->g;
-  std::atomic<std::uint32_t>& st = waiter_state(w);
-  std::uint32_t old = st.load(std::memory_order_acquire);
-  for (;;) {
-    if (old != Waiter::kRunning && old != Waiter::kParked) return false;
-    if (st.compare_exchange_weak(old, how, std::memory_order_acq_rel)) break;
-  }
-  if (old == Waiter::kParked) ready(g);
+  // waiter_claim() reads g before it moves the state: once it has, the waiter may
+  // return and its frame (w) die.
+  G* g = nullptr;
+  if (!waiter_claim(w, how, &g)) return false;
+  if (g) ready(g);
   return true;
 }
 

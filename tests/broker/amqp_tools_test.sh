@@ -4,17 +4,9 @@
 #   tests/broker/amqp_tools_test.sh PATH/TO/weftd
 set -euo pipefail
 weftd=$1
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-log=$(mktemp)
-"$weftd" --amqp-listen "127.0.0.1:$port" >"$log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 1 300); do
-  (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
-  sleep 0.05
-done
-url="amqp://guest:guest@127.0.0.1:$port"
-fail() { echo "FAIL: $*"; cat "$log"; exit 1; }
+. "$(cd "$(dirname "$0")" && pwd)/weftd_process.sh"
+start_weftd "$weftd"
+fail() { echo "FAIL: $*"; weftd_log; exit 1; }
 
 q=$(amqp-declare-queue --url="$url" -q tools-q)
 [ "$q" = tools-q ] || fail "declare printed '$q'"
@@ -35,8 +27,5 @@ amqp-delete-queue --url="$url" -q tools-fan-q >/dev/null
 if amqp-get --url="amqp://guest:wrong@127.0.0.1:$port" -q x >/dev/null 2>&1; then
   fail "a wrong password was accepted"
 fi
-kill -TERM $pid
-wait $pid || fail "weftd exited with $?"
-trap - EXIT
-rm -f "$log"
+stop_weftd
 echo "amqp-tools: ok"

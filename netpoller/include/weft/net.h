@@ -121,7 +121,20 @@ Result<std::pair<std::string, std::uint16_t>> split_host_port(std::string_view h
 
 namespace detail {
 class NetFd;
+
+// read_full_with() calls read(buf, n) until len bytes have arrived: eof before the first
+// byte is Error::eof, after it Error::unexpected_eof. Conn and Recording<C> share it.
+template <class Read>
+Result<std::size_t> read_full_with(Read&& read, void* buf, std::size_t len) {
+  std::size_t got = 0;
+  while (got < len) {
+    auto r = read(static_cast<char*>(buf) + got, len - got);
+    if (!r) return got > 0 && r.error() == Error::eof ? Error::unexpected_eof : r.error();
+    got += *r;
+  }
+  return got;
 }
+}  // namespace detail
 
 // A deadline is a steady_clock time point; the default (epoch) means none, as Go's zero
 // time.Time. A deadline already past makes every call fail at once with Error::timeout.
@@ -276,13 +289,7 @@ class Recording : public C {
     return r;
   }
   Result<std::size_t> read_full(void* buf, std::size_t len) {
-    std::size_t got = 0;
-    while (got < len) {
-      auto r = read(static_cast<char*>(buf) + got, len - got);
-      if (!r) return got > 0 && r.error() == Error::eof ? Error::unexpected_eof : r.error();
-      got += *r;
-    }
-    return got;
+    return detail::read_full_with([this](void* b, std::size_t n) { return read(b, n); }, buf, len);
   }
   Result<std::size_t> write(const void* buf, std::size_t len) {
     auto r = C::write(buf, len);
