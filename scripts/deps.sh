@@ -4,11 +4,17 @@
 set -euo pipefail
 want=(build-essential cmake g++ binutils libboost-context-dev libconcurrentqueue-dev
       libexpat1-dev amqp-specs libcli11-dev)
+# Tests run real third-party clients against weftd (python3-pika, amqp-tools, the Go
+# client built offline in GOPATH mode) and our client against rabbitmq-server.
+test_pkgs=(googletest libgtest-dev clang libclang-rt-14-dev python3-pika amqp-tools
+           rabbitmq-server golang-go golang-github-rabbitmq-amqp091-go-dev)
+# bench/broker_compare.sh starts private rabbitmq-server and garagemq instances on free
+# ports; under systemd their packaged services would also take 5672 (stop them).
+bench_pkgs=(libboost-fiber-dev libbenchmark-dev golang-go rabbitmq-server garagemq)
 case "${1:-build}" in
-  test) want+=(googletest libgtest-dev clang libclang-rt-14-dev) ;;
-  bench) want+=(libboost-fiber-dev libbenchmark-dev golang-go) ;;
-  all) want+=(googletest libgtest-dev clang libclang-rt-14-dev libboost-fiber-dev libbenchmark-dev
-       golang-go) ;;
+  test) want+=("${test_pkgs[@]}") ;;
+  bench) want+=("${bench_pkgs[@]}") ;;
+  all) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
 esac
 missing=()
 for p in "${want[@]}"; do

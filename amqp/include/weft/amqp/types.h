@@ -7,7 +7,8 @@
 //   f float  d double  D decimal S longstr A array    T timestamp F table  V void
 //   x byte array
 // A FieldTable keeps its entries in wire order (duplicates too, as read), so encoding a
-// decoded table gives back the same bytes.
+// decoded table gives back the same bytes -- except a boolean ('t') octet other than 0
+// or 1, which reads as true (as RabbitMQ reads it) and is written back as 1.
 //
 // Decoding never throws: a Reader that runs out of bytes or meets a type it does not
 // know sets a sticky error and returns zeros; the caller checks ok() once at the end and
@@ -42,8 +43,9 @@ class FieldTable {
   // set() replaces the first entry named `key` or appends one.
   void set(std::string key, FieldValue value);
   void push_back(std::string key, FieldValue value);
-  bool empty() const { return entries_.empty(); }
-  std::size_t size() const { return entries_.size(); }
+  void reserve(std::size_t n);
+  bool empty() const;  // defined below FieldValue: clang instantiates constexpr
+  std::size_t size() const;  // vector members at once and needs it complete
   auto begin() const { return entries_.begin(); }
   auto end() const { return entries_.end(); }
   bool operator==(const FieldTable& o) const;
@@ -92,6 +94,10 @@ struct FieldValue {
   bool as_int(std::int64_t* out) const;
   bool operator==(const FieldValue& o) const;
 };
+
+inline bool FieldTable::empty() const { return entries_.empty(); }
+inline std::size_t FieldTable::size() const { return entries_.size(); }
+inline void FieldTable::reserve(std::size_t n) { entries_.reserve(n); }
 
 class CodecError : public std::runtime_error {
  public:
