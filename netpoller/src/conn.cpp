@@ -44,8 +44,7 @@ Address sockname(NetFd* fd, bool peer) {
 void destroy(NetFd*& fd) {
   if (!fd) return;
   fd->close();
-  delete fd;
-  fd = nullptr;
+  std::exchange(fd, nullptr)->release_owner();
 }
 
 }  // namespace

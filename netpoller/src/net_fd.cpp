@@ -59,7 +59,20 @@ bool NetFd::acquire() {
 }
 
 void NetFd::release() {
-  if (state_.fetch_sub(1, std::memory_order_acq_rel) - 1 == kClosed) destroy_fd();
+  const std::uint64_t v = state_.fetch_sub(1, std::memory_order_acq_rel) - 1;
+  if ((v & kCalls) != 0 || !(v & kClosed)) return;
+  // The last call of a closed socket: the descriptor goes now; the object goes too if
+  // its owner has already let go of it.
+  destroy_fd();
+  if (v & kOwnerGone) delete this;
+}
+
+void NetFd::release_owner() {
+  // The owner (a Conn or Listener being destroyed) has closed the socket. A call still
+  // in progress -- a fiber just woken by that close, say -- keeps the object alive and
+  // deletes it when it returns.
+  const std::uint64_t v = state_.fetch_or(kOwnerGone, std::memory_order_acq_rel);
+  if ((v & kCalls) == 0) delete this;
 }
 
 void NetFd::destroy_fd() {

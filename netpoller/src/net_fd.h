@@ -4,14 +4,16 @@
 // writers (one of each may run at a time, so one write() is never interleaved with
 // another), and makes close() safe while other fibers are inside calls:
 //
-//   state_ = kClosed bit | number of calls in progress.
+//   state_ = kClosed bit | kOwnerGone bit | number of calls in progress.
 // Every call takes a reference first and fails with Error::closed once the bit is set.
 // close() sets the bit and wakes the parked callers (pd_evict); whoever drops the last
 // reference after that unregisters and closes the file descriptor. So the descriptor
 // number is never reused while a call might still pass it to the kernel.
 //
-// The NetFd object itself belongs to its Conn or Listener, which deletes it: the public
-// contract is that an object outlives the calls made on it.
+// The object is freed when its owner (Conn, Listener) has let go of it (release_owner,
+// after close) and no call is in progress: a fiber woken by close() may still be on its
+// way out of accept() or read() when the owner is destroyed -- the common pattern of
+// closing a listener from one fiber while another returns from accept and exits.
 #pragma once
 
 #include <atomic>
@@ -28,7 +30,9 @@ class NetFd {
   // open() registers fd (already non-blocking) with the poller and takes ownership of it
   // (closing it on failure).
   static Result<NetFd*> open(int fd, int family);
-  ~NetFd();  // REQUIRES: closed, no call in progress
+  // release_owner(): the owner lets go (after close()); frees the object now or when the
+  // last call in progress returns. The owner must not touch it afterwards.
+  void release_owner();
 
   int fd() const { return fd_; }
   int family() const { return family_; }
@@ -52,7 +56,10 @@ class NetFd {
   std::error_code wait(bool write);   // pd_wait(), as an error (none: ready)
   std::error_code check(bool write);  // pd_check(), as an error
 
+  ~NetFd();  // via release_owner()/release() only
   static constexpr std::uint64_t kClosed = 1ull << 63;
+  static constexpr std::uint64_t kOwnerGone = 1ull << 62;
+  static constexpr std::uint64_t kCalls = kOwnerGone - 1;
   const int fd_;
   const int family_;
   PollDesc* const pd_;

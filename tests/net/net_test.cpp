@@ -10,11 +10,13 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "../runtime/weft_test.h"
 #include "weft/chan.h"
+#include "weft/introspect.h"
 #include "weft/net.h"
 #include "weft/time.h"
 #include "weft/waitgroup.h"
@@ -188,6 +190,39 @@ TEST_P(NetTest, CloseWakesBlockedReaderAndAcceptor) {
     char c;
     EXPECT_EQ(a.read(&c, 1).error(), net::Error::closed);
     EXPECT_EQ(b.read(&c, 1).error(), net::Error::eof);  // the peer saw it close
+    join();
+  });
+}
+
+TEST_P(NetTest, OwnerMayDestroyASocketRightAfterClosingIt) {
+  // Go's pattern: close a listener (or conn) from one fiber and drop it at once, while
+  // the fiber blocked in accept (read) is still on its way out. ASan checks that the
+  // woken call never touches freed memory.
+  run([&] {
+    for (int i = 0; i < 20; i++) {
+      auto ln = std::make_unique<net::TcpListener>(listen_local());
+      auto [a, b] = net::pipe();
+      auto ca = std::make_unique<net::Conn>(std::move(a));
+      weft::Chan<std::error_code> result(2);
+      go([l = ln.get(), result] { result.send(l->accept().error()); });
+      go([c = ca.get(), result] {
+        char buf[4];
+        result.send(c->read(buf, sizeof buf).error());
+      });
+      // Wait until both are parked inside their calls (the registry says "IO wait").
+      auto parked = [] {
+        int n = 0;
+        for (const auto& f : weft::fibers()) n += f.wait_reason == weft::WaitReason::io;
+        return n;
+      };
+      while (parked() < 2) weft::yield();
+      ln->close();
+      ln.reset();
+      ca->close();
+      ca.reset();
+      EXPECT_EQ(*result.recv(), net::Error::closed);
+      EXPECT_EQ(*result.recv(), net::Error::closed);
+    }
     join();
   });
 }
@@ -421,11 +456,15 @@ TEST(NetProcess, TenThousandConcurrentConnections) {
   int status = -1;
   weft::run([&] {
     auto ln = net::TcpListener::listen("127.0.0.1:0").value();
-    weft::WaitGroup conns;
-    weft::go([&, conns]() mutable {
+    weft::WaitGroup conns, acceptor;
+    acceptor.add(1);
+    weft::go([&, conns, acceptor]() mutable {
       for (;;) {
         auto c = ln.accept();
-        if (!c) break;  // closed below
+        if (!c) {  // closed below
+          acceptor.done();
+          break;
+        }
         conns.add(1);
         weft::go([c = std::move(*c), conns, &open, &max_open, &echoed]() mutable {
           int now = ++open;
@@ -445,6 +484,7 @@ TEST(NetProcess, TenThousandConcurrentConnections) {
                       std::to_string(kConns);
     status = weft::blocking([&] { return std::system(cmd.c_str()); });
     ln.close();
+    acceptor.wait();
     conns.wait();
   });
   EXPECT_EQ(status, 0);
