@@ -109,6 +109,10 @@ bool Connection::backlogged(const std::shared_ptr<Queue>& q) {
     return false;
   std::lock_guard lock(out_mu_);
   if (out_.buffer().size() < broker_.config().max_output_backlog) return false;
+  // Each queue once: a publisher hitting the backlog on every message must not grow the
+  // list the writer walks after each write.
+  for (const auto& w : backlogged_)
+    if (!w.owner_before(q) && !q.owner_before(w)) return true;
   backlogged_.push_back(q);
   return true;
 }

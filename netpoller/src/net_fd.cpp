@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "poller.h"
+#include "proc.h"
 #include "sys.h"
 #include "systemstack.h"
 
@@ -117,6 +118,7 @@ std::error_code NetFd::wait(bool write) { return as_error(pd_wait(pd_, write)); 
 std::error_code NetFd::check(bool write) { return as_error(pd_check(pd_, write)); }
 
 Result<std::size_t> NetFd::read(void* buf, std::size_t len) {
+  weft::detail::check_preempt();  // a socket that is always ready never parks
   if (!acquire()) return Error::closed;
   Defer done{[this] { release(); }};
   std::lock_guard lock(rmu_);
@@ -133,6 +135,7 @@ Result<std::size_t> NetFd::read(void* buf, std::size_t len) {
 }
 
 Result<std::size_t> NetFd::write(const void* buf, std::size_t len) {
+  weft::detail::check_preempt();  // a socket that is always ready never parks
   if (!acquire()) return Error::closed;
   Defer done{[this] { release(); }};
   std::lock_guard lock(wmu_);
@@ -153,6 +156,7 @@ Result<std::size_t> NetFd::write(const void* buf, std::size_t len) {
 }
 
 Result<std::size_t> NetFd::writev(std::span<const std::string_view> bufs) {
+  weft::detail::check_preempt();  // a socket that is always ready never parks
   if (!acquire()) return Error::closed;
   Defer done{[this] { release(); }};
   std::lock_guard lock(wmu_);
@@ -193,6 +197,7 @@ Result<std::size_t> NetFd::writev(std::span<const std::string_view> bufs) {
 }
 
 Result<int> NetFd::accept(Address* peer) {
+  weft::detail::check_preempt();  // a socket that is always ready never parks
   if (!acquire()) return Error::closed;
   Defer done{[this] { release(); }};
   std::lock_guard lock(rmu_);
