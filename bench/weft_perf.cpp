@@ -408,16 +408,22 @@ std::string make_id() {
 
 // ---- the load test -----------------------------------------------------------------
 
+// parse_uri() reads the -h URI, saying what is wrong with it on stderr.
+bool parse_uri(const std::string& uri, ConnectionOptions* opts) {
+  try {
+    *opts = ConnectionOptions::parse_uri(uri);
+    return true;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "weft-perf: bad uri '%s': %s\n", uri.c_str(), e.what());
+    return false;
+  }
+}
+
 int run_load(Run& run) {
   const Config& cfg = run.cfg;
   Stats& st = run.st;
   ConnectionOptions opts;
-  try {
-    opts = ConnectionOptions::parse_uri(cfg.uri);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "weft-perf: bad uri '%s': %s\n", cfg.uri.c_str(), e.what());
-    return 2;
-  }
+  if (!parse_uri(cfg.uri, &opts)) return 2;
 
   Topology& topo = run.topo;
   const bool named = !cfg.queue.empty() || cfg.queues > 1;
@@ -661,12 +667,7 @@ int run_load(Run& run) {
 
 int run_idle(const Config& cfg) {
   ConnectionOptions opts;
-  try {
-    opts = ConnectionOptions::parse_uri(cfg.uri);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "weft-perf: bad uri '%s': %s\n", cfg.uri.c_str(), e.what());
-    return 2;
-  }
+  if (!parse_uri(cfg.uri, &opts)) return 2;
   const int n = cfg.idle_connections;
   // Never freed: a close that times out leaves fibers holding these.
   auto& conns = *new std::vector<Connection>(n);

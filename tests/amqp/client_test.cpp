@@ -198,13 +198,9 @@ class RabbitBroker : public ::testing::Environment {
 
 // ---- the fixture -------------------------------------------------------------------
 
-class AmqpClientTest : public WeftTest {
+// AmqpFixture: WeftTest whose body may throw the client's exceptions.
+class AmqpFixture : public WeftTest {
  protected:
-  void SetUp() override {
-    if (RabbitBroker::skipped) GTEST_SKIP() << "WEFT_SKIP_RABBITMQ=1";
-    ASSERT_TRUE(RabbitBroker::up) << RabbitBroker::why;
-  }
-
   // amqp_run() runs body inside weft::run; an exception out of it fails the test.
   void amqp_run(std::function<void()> body) {
     run([&] {
@@ -215,6 +211,15 @@ class AmqpClientTest : public WeftTest {
       }
     });
   }
+};
+
+class AmqpClientTest : public AmqpFixture {
+ protected:
+  void SetUp() override {
+    if (RabbitBroker::skipped) GTEST_SKIP() << "WEFT_SKIP_RABBITMQ=1";
+    ASSERT_TRUE(RabbitBroker::up) << RabbitBroker::why;
+  }
+
 
   amqp::ConnectionOptions options() const {
     amqp::ConnectionOptions o;
@@ -809,17 +814,8 @@ namespace {
 
 namespace net = weft::net;
 
-class AmqpClientFakeServerTest : public WeftTest {
+class AmqpClientFakeServerTest : public AmqpFixture {
  protected:
-  void amqp_run(std::function<void()> body) {
-    run([&] {
-      try {
-        body();
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << "uncaught exception: " << e.what();
-      }
-    });
-  }
 };
 
 INSTANTIATE_TEST_SUITE_P(Procs, AmqpClientFakeServerTest, ::testing::Values(1, 4),
