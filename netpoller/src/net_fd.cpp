@@ -52,29 +52,30 @@ Result<NetFd*> NetFd::open(int fd, int family) {
 NetFd::~NetFd() { destroy_fd(); }
 
 bool NetFd::acquire() {
-  if (state_.fetch_add(1, std::memory_order_acq_rel) & kClosed) {
+  refs_.fetch_add(1, std::memory_order_relaxed);
+  if (calls_.fetch_add(1, std::memory_order_acq_rel) & kClosed) {
     release();
     return false;
   }
   return true;
 }
 
-void NetFd::release() {
-  const std::uint64_t v = state_.fetch_sub(1, std::memory_order_acq_rel) - 1;
-  if ((v & kCalls) != 0 || !(v & kClosed)) return;
-  // The last call of a closed socket: the descriptor goes now; the object goes too if
-  // its owner has already let go of it.
-  destroy_fd();
-  if (v & kOwnerGone) delete this;
+void NetFd::drop_call() {
+  // The last call of a closed socket closes the descriptor -- before it lets go of its
+  // reference, so the object is still there while it does.
+  if (calls_.fetch_sub(1, std::memory_order_acq_rel) - 1 == kClosed) destroy_fd();
 }
 
-void NetFd::release_owner() {
-  // The owner (a Conn or Listener being destroyed) has closed the socket. A call still
-  // in progress -- a fiber just woken by that close, say -- keeps the object alive and
-  // deletes it when it returns.
-  const std::uint64_t v = state_.fetch_or(kOwnerGone, std::memory_order_acq_rel);
-  if ((v & kCalls) == 0) delete this;
+void NetFd::release() {
+  drop_call();
+  unref();
 }
+
+void NetFd::unref() {
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+void NetFd::release_owner() { unref(); }
 
 void NetFd::destroy_fd() {
   if (fd_closed_.exchange(true, std::memory_order_acq_rel)) return;
@@ -84,14 +85,16 @@ void NetFd::destroy_fd() {
 }
 
 std::error_code NetFd::close() {
-  state_.fetch_add(1, std::memory_order_acq_rel);  // our own reference, so that the
-  if (state_.fetch_or(kClosed, std::memory_order_acq_rel) & kClosed) {  // last is not ours
-    release();
+  // A call of our own, so that the descriptor is not closed under us; the caller (the
+  // owner, or a fiber using the owner's object) keeps the object alive.
+  calls_.fetch_add(1, std::memory_order_acq_rel);
+  if (calls_.fetch_or(kClosed, std::memory_order_acq_rel) & kClosed) {
+    drop_call();
     return Error::closed;
   }
   weft::detail::G* woken = nullptr;
   pd_evict(pd_, &woken);
-  release();
+  drop_call();
   // Last, and without touching `this`: a woken fiber may return from its call and its
   // owner destroy this NetFd (Go programs close a listener from one goroutine while
   // another returns from Accept and exits; so may ours).

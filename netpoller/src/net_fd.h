@@ -4,16 +4,17 @@
 // writers (one of each may run at a time, so one write() is never interleaved with
 // another), and makes close() safe while other fibers are inside calls:
 //
-//   state_ = kClosed bit | kOwnerGone bit | number of calls in progress.
-// Every call takes a reference first and fails with Error::closed once the bit is set.
-// close() sets the bit and wakes the parked callers (pd_evict); whoever drops the last
-// reference after that unregisters and closes the file descriptor. So the descriptor
-// number is never reused while a call might still pass it to the kernel.
+//   calls_ = kClosed bit | number of calls in progress.
+// Every call counts itself in first and fails with Error::closed once the bit is set.
+// close() sets the bit and wakes the parked callers (pd_evict); whoever ends the last
+// call after that unregisters and closes the file descriptor. So the descriptor number
+// is never reused while a call might still pass it to the kernel.
 //
-// The object is freed when its owner (Conn, Listener) has let go of it (release_owner,
-// after close) and no call is in progress: a fiber woken by close() may still be on its
+//   refs_ = the owner (Conn, Listener) + calls in progress.
+// The object is freed when both are gone: a fiber woken by close() may still be on its
 // way out of accept() or read() when the owner is destroyed -- the common pattern of
-// closing a listener from one fiber while another returns from accept and exits.
+// closing a listener from one fiber while another returns from accept and exits. A call
+// closes the descriptor before it drops its reference, so never on a freed object.
 #pragma once
 
 #include <atomic>
@@ -50,20 +51,21 @@ class NetFd {
 
  private:
   NetFd(int fd, int family, PollDesc* pd) : fd_(fd), family_(family), pd_(pd) {}
-  bool acquire();
-  void release();
+  bool acquire();   // a call begins (false: closed)
+  void release();   // a call ends
+  void drop_call();
+  void unref();
   void destroy_fd();
   std::error_code wait(bool write);   // pd_wait(), as an error (none: ready)
   std::error_code check(bool write);  // pd_check(), as an error
 
-  ~NetFd();  // via release_owner()/release() only
+  ~NetFd();  // via unref() only
   static constexpr std::uint64_t kClosed = 1ull << 63;
-  static constexpr std::uint64_t kOwnerGone = 1ull << 62;
-  static constexpr std::uint64_t kCalls = kOwnerGone - 1;
   const int fd_;
   const int family_;
   PollDesc* const pd_;
-  std::atomic<std::uint64_t> state_{0};
+  std::atomic<std::uint64_t> calls_{0};
+  std::atomic<std::uint32_t> refs_{1};
   std::atomic<bool> fd_closed_{false};
   weft::Mutex rmu_, wmu_;
 };

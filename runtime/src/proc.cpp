@@ -287,6 +287,11 @@ bool stopm(M* m) {
   sched->lock.unlock();
   sched->n_parks.fetch_add(1, std::memory_order_relaxed);
   for (;;) {
+    // Shutdown wakes the Ms it finds in allm; one that parks after that wake-up (it was
+    // on its way here, or was started late) must see `stopping` itself, or it sleeps
+    // forever and run() never joins it (seen under TSan).
+    // (A P that startm() hands over meanwhile is simply not used: the runtime is ending.)
+    if (sched->stopping.load(std::memory_order_seq_cst)) return false;
     m->park.sleep();
     m->park.clear();
     if (m->nextp) break;
