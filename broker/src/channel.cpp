@@ -385,7 +385,8 @@ void Channel::basic_publish(const std::string& exchange, bool mandatory, Message
     r.routing_key = m->routing_key;
     conn_.send_content(id_, r, m->properties, m->body);
   }
-  for (const QueuePtr& q : queues) q->enqueue(m);
+  for (const QueuePtr& q : queues)
+    if (q->enqueue(m)) conn_.note_flow(q);
   // Transient queues hold the message as soon as it is enqueued: confirm it now (the
   // ack goes out, coalesced, when the reader next runs out of input).
   if (confirm_) confirmed_ = publish_seq_;

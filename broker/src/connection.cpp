@@ -368,6 +368,7 @@ void Connection::read_loop() {
     }
     flush_confirms();
     if (publisher_ && broker_.memory_alarm()) wait_while_memory_alarm();
+    if (flow_queue_) wait_while_flow();
     auto space = decoder_.prepare();
     auto n = conn_.read(space.data(), space.size());
     if (!n) return;  // eof, reset, closed by us, or the close-ok deadline
@@ -518,6 +519,15 @@ void Connection::wait_while_memory_alarm() {
   }
   if (blocked_notify_) send_method(0, amqp::ConnectionUnblocked{});
   log_info("connection %llu: unblocked", static_cast<unsigned long long>(id_));
+}
+
+void Connection::wait_while_flow() {
+  // Not reading the socket is the whole mechanism (queue.h): TCP holds the publisher.
+  // A wait is bounded (kFlowCredit deliveries, or a second without one), so the heartbeat
+  // monitor and a connection that is ending are heard from soon enough.
+  std::shared_ptr<Queue> q = std::move(flow_queue_);
+  q->wait_flow();
+  last_read_ns_.store(now_ns(), std::memory_order_relaxed);
 }
 
 void Connection::shutdown() {

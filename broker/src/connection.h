@@ -64,6 +64,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
                     const weft::amqp::BasicProperties& props, std::string_view body);
   // note_publisher(): this connection publishes, so the memory alarm blocks it.
   void note_publisher() { publisher_ = true; }
+  // note_flow(): a publish on this connection put q in flow (queue.h); the reader stops
+  // reading until q is out of it. Reader fiber only.
+  void note_flow(const std::shared_ptr<Queue>& q) { flow_queue_ = q; }
   // backlogged(): output has piled up; q will be dispatched again once it drains.
   bool backlogged(const std::shared_ptr<Queue>& q);
 
@@ -88,6 +91,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                      std::uint16_t class_id, std::uint16_t method_id);
   void flush_confirms();
   void wait_while_memory_alarm();
+  void wait_while_flow();
   void shutdown();
 
   Broker& broker_;
@@ -101,6 +105,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool cancel_notify_ = false;
   bool blocked_notify_ = false;  // the client understands connection.blocked
   bool publisher_ = false;
+  std::shared_ptr<Queue> flow_queue_;  // reader only: see note_flow()
   bool closing_ = false;  // we sent connection.close: wait for close-ok
   bool done_ = false;
   std::unordered_map<std::uint16_t, std::unique_ptr<Channel>> channels_;

@@ -6,11 +6,30 @@
 
 namespace weftd {
 
-void Queue::enqueue(MessagePtr m) {
+bool Queue::enqueue(MessagePtr m) {
   std::lock_guard lock(mu_);
-  if (deleted_) return;
+  if (deleted_) return false;
   messages_.push_back(QueuedMessage{std::move(m), false});
   dispatch_locked();
+  return !consumers_.empty() && messages_.size() >= kFlowHigh;
+}
+
+void Queue::wait_flow() {
+  std::unique_lock lock(mu_);
+  if (flow_waiters_++ == 0) flow_release_ = delivered_ + kFlowCredit;
+  const std::uint64_t release = flow_release_;
+  for (;;) {
+    const std::uint64_t before = delivered_;
+    bool go = flow_cv_.wait_for(lock, std::chrono::seconds(1),
+                                [&] { return !in_flow_locked() || delivered_ >= release; });
+    if (go || delivered_ == before) break;  // released, or consumers stalled
+  }
+  flow_waiters_--;
+}
+
+void Queue::flow_recheck_locked() {
+  if (flow_waiters_ > 0 && (!in_flow_locked() || delivered_ >= flow_release_))
+    flow_cv_.notify_all();
 }
 
 void Queue::requeue(std::vector<QueuedMessage> ms) {
@@ -32,6 +51,7 @@ std::optional<QueuedMessage> Queue::get(std::size_t* remaining) {
   QueuedMessage m = std::move(messages_.front());
   messages_.pop_front();
   *remaining = messages_.size();
+  flow_recheck_locked();
   return m;
 }
 
@@ -52,11 +72,13 @@ void Queue::dispatch_locked() {
       QueuedMessage m = std::move(messages_.front());
       messages_.pop_front();
       c.deliver(*this, std::move(m));
+      delivered_++;
       delivered = true;
       break;
     }
-    if (!delivered) return;
+    if (!delivered) break;
   }
+  flow_recheck_locked();
 }
 
 bool Queue::add_consumer(std::shared_ptr<QueueConsumer> c, bool exclusive) {
@@ -76,6 +98,7 @@ bool Queue::remove_consumer(QueueConsumer* c) {
   if (it == consumers_.end()) return false;
   consumers_.erase(it);
   exclusive_consumer_ = false;
+  flow_recheck_locked();
   return consumers_.empty() && had_consumer_ && opts_.auto_delete && !deleted_;
 }
 
@@ -88,6 +111,7 @@ std::size_t Queue::mark_deleted() {
   messages_.clear();
   for (auto& c : consumers_) c->cancelled_by_server();
   consumers_.clear();
+  flow_recheck_locked();
   return n;
 }
 
@@ -110,6 +134,7 @@ std::size_t Queue::purge() {
   std::lock_guard lock(mu_);
   std::size_t n = messages_.size();
   messages_.clear();
+  flow_recheck_locked();
   return n;
 }
 

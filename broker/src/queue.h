@@ -8,6 +8,17 @@
 // message), and no state change can leave a deliverable message sitting (no lost
 // wake-up): every path that makes delivery possible ends in dispatch().
 //
+// Publisher flow control (RabbitMQ's "flow" state, weftd's way). RabbitMQ throttles a
+// publisher when the queue process it feeds falls behind; weftd has no queue process,
+// and what falls behind is delivery: consumers (their acks, their connections' writers)
+// compete for the same cores as publishers whose sockets are always ready. So when a
+// queue that has consumers holds kFlowHigh or more ready messages, enqueue() reports
+// flow and the publishing connection stops reading its socket (wait_flow()) -- TCP
+// backpressure then holds the publisher -- until the queue is down to kFlowLow, or its
+// consumers have taken kFlowCredit more messages, or they are gone. Consumers that take
+// nothing for a second (they are not acking) release the publisher: the queue then
+// buffers, as a queue is for; flow only paces publishers to consumers that are moving.
+//
 // Lock order: Queue::mu_ → the consumer's channel lock → its connection's output lock.
 // Nothing that takes a queue lock is called with a channel or output lock held.
 #pragma once
@@ -21,7 +32,9 @@
 
 #include "message.h"
 #include "weft/amqp/types.h"
+#include "weft/condition_variable.h"
 #include "weft/mutex.h"
+#include "weft/time.h"
 
 namespace weftd {
 
@@ -53,8 +66,15 @@ class Queue : public std::enable_shared_from_this<Queue> {
   const std::string& name() const { return name_; }
   const QueueOptions& options() const { return opts_; }
 
-  // enqueue() adds a message and delivers what it can.
-  void enqueue(MessagePtr m);
+  // Flow control (see the header comment), in messages.
+  static constexpr std::size_t kFlowHigh = 2000, kFlowLow = 1000, kFlowCredit = 1000;
+
+  // enqueue() adds a message and delivers what it can. Returns true when the queue is
+  // in flow: the publisher should wait_flow() before it reads more publishes.
+  bool enqueue(MessagePtr m);
+  // wait_flow() parks until the queue is out of flow, its consumers took kFlowCredit
+  // messages, or they took none for a second.
+  void wait_flow();
   // requeue() puts messages back at the head, marked redelivered (nack/reject/recover/
   // channel close), in the order given.
   void requeue(std::vector<QueuedMessage> ms);
@@ -79,6 +99,11 @@ class Queue : public std::enable_shared_from_this<Queue> {
 
  private:
   void dispatch_locked();
+  bool in_flow_locked() const {
+    return !deleted_ && !consumers_.empty() && messages_.size() > kFlowLow;
+  }
+  // flow_recheck_locked() wakes the publishers waiting in wait_flow() when they may go.
+  void flow_recheck_locked();
 
   const std::string name_;
   const QueueOptions opts_;
@@ -89,6 +114,10 @@ class Queue : public std::enable_shared_from_this<Queue> {
   bool had_consumer_ = false;
   bool exclusive_consumer_ = false;
   bool deleted_ = false;
+  std::uint64_t delivered_ = 0;     // messages handed to consumers, ever
+  std::uint64_t flow_release_ = 0;  // delivered_ at which waiting publishers go
+  int flow_waiters_ = 0;
+  weft::ConditionVariable flow_cv_;
 };
 using QueuePtr = std::shared_ptr<Queue>;
 

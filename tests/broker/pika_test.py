@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import time
 import unittest
@@ -590,6 +591,58 @@ class FlowControl(unittest.TestCase):
             sub.close()
             pub.close()
             self.assertEqual(w.stop(), 0)
+
+
+    def test_publishers_are_paced_to_moving_consumers(self):
+        # RabbitMQ's credit flow holds a publisher that outruns the queue it feeds; weftd
+        # holds one whose queue piles up in front of consumers that are taking messages
+        # (queue.h: 2000 ready messages, released at 1000). A pika publisher is several
+        # times faster than a pika consumer that acks each message, so without flow
+        # control the queue would hold most of the 40000 messages at some point.
+        total = 40000
+        consumer = subprocess.Popen([sys.executable, '-c', '''
+import sys, pika
+c = pika.BlockingConnection(pika.ConnectionParameters('127.0.0.1', int(sys.argv[1])))
+ch = c.channel()
+ch.queue_declare('paced')
+ch.basic_qos(prefetch_count=10)
+n = 0
+for m, _, _ in ch.consume('paced', inactivity_timeout=60):
+    if m is None:
+        break
+    ch.basic_ack(m.delivery_tag)
+    n += 1
+    if n == int(sys.argv[2]):
+        break
+print(n)
+''', str(broker.port), str(total)], stdout=subprocess.PIPE)
+        try:
+            watcher = connect()
+            wch = watcher.channel()
+            while wch.queue_declare('paced', passive=False).method.consumer_count == 0:
+                time.sleep(0.05)  # wait for the consumer to attach
+            pub = connect()
+            ch = pub.channel()
+            body = b'p' * 200
+            deepest = 0
+            for i in range(total):
+                ch.basic_publish('', 'paced', body)
+                if i % 1000 == 999:
+                    depth = wch.queue_declare('paced', passive=True).method.message_count
+                    deepest = max(deepest, depth)
+            out, _ = consumer.communicate(timeout=300)
+            self.assertEqual(int(out), total, 'the consumer did not get every message')
+            # The bound leaves room for a read buffer of publishes past the threshold and
+            # for a consumer that stalls a second; the failure it catches is a queue that
+            # grows with the publisher's lead.
+            self.assertLess(deepest, 12000, 'the publisher was not paced')
+            wch.queue_delete('paced')
+            pub.close()
+            watcher.close()
+        finally:
+            if consumer.poll() is None:
+                consumer.kill()
+                consumer.wait()
 
 
 class DirectReplyTo(Base):
