@@ -114,15 +114,15 @@ void Channel::handle(amqp::Command& cmd) {
           auto msg = std::make_shared<Message>();
           msg->exchange = m.exchange;
           msg->routing_key = m.routing_key;
-          msg->properties = std::move(cmd.content.properties);
+          msg->set_properties(std::move(cmd.content.properties));
           msg->body = std::move(cmd.content.body);
-          msg->account();
           conn_.note_publisher();
-          if (msg->properties.reply_to && *msg->properties.reply_to == kReplyTo) {
+          if (msg->properties().reply_to && *msg->properties().reply_to == kReplyTo) {
             if (reply_token_.empty())
               fail(ReplyCode::precondition_failed, "fast reply consumer does not exist");
-            msg->properties.reply_to = std::string(kReplyTo) + "." + reply_token_;
+            msg->mutable_properties().reply_to = std::string(kReplyTo) + "." + reply_token_;
           }
+          msg->account();
           if (tx_)
             tx_publishes_.push_back(Pending{m.exchange, m.mandatory, std::move(msg)});
           else
@@ -370,7 +370,7 @@ void Channel::basic_publish(const std::string& exchange, bool mandatory, Message
       r.reply_code = static_cast<std::uint16_t>(ReplyCode::no_route);
       r.reply_text = "NO_ROUTE";
       r.routing_key = m->routing_key;
-      conn_.send_content(id_, r, m->properties, m->body);
+      conn_.send_content(id_, r, m->properties(), m->body);
     }
     if (confirm_) confirmed_ = publish_seq_;
     return;
@@ -383,7 +383,7 @@ void Channel::basic_publish(const std::string& exchange, bool mandatory, Message
     r.reply_text = "NO_ROUTE";
     r.exchange = m->exchange;
     r.routing_key = m->routing_key;
-    conn_.send_content(id_, r, m->properties, m->body);
+    conn_.send_content(id_, r, m->properties(), m->body);
   }
   for (const QueuePtr& q : queues)
     if (q->enqueue(m)) conn_.note_flow(q);
@@ -468,7 +468,7 @@ void Channel::basic_get(const amqp::BasicGet& m) {
   ok.exchange = qm->message->exchange;
   ok.routing_key = qm->message->routing_key;
   ok.message_count = static_cast<std::uint32_t>(remaining);
-  conn_.send_content(id_, ok, qm->message->properties, qm->message->body);
+  conn_.send_content(id_, ok, qm->message->properties(), qm->message->body);
   if (!m.no_ack) unacked_.emplace(tag, Unacked{q, std::move(*qm), nullptr});
 }
 
@@ -494,7 +494,7 @@ void Channel::consumer_deliver(ChannelConsumer& c, const std::shared_ptr<Queue>&
   d.redelivered = m.redelivered;
   d.exchange = m.message->exchange;
   d.routing_key = m.message->routing_key;
-  conn_.send_content(id_, d, m.message->properties, m.message->body);
+  conn_.send_content(id_, d, m.message->properties(), m.message->body);
   if (!c.no_ack) {
     c.unacked++;
     global_unacked_++;
@@ -559,7 +559,7 @@ void Channel::deliver_reply(const MessagePtr& m) {
   d.delivery_tag = ++delivery_tag_;
   d.exchange = m->exchange;
   d.routing_key = m->routing_key;
-  conn_.send_content(id_, d, m->properties, m->body);
+  conn_.send_content(id_, d, m->properties(), m->body);
 }
 
 void Channel::close() {

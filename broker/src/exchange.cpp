@@ -199,7 +199,7 @@ void Exchange::route(const Message& m, std::vector<Destination>* out) {
       topic_match(topic_.get(), split_words(m.routing_key), 0, out);
       break;
     case ExchangeType::headers: {
-      const FieldTable* headers = m.properties.headers ? &*m.properties.headers : nullptr;
+      const FieldTable* headers = m.properties().headers ? &*m.properties().headers : nullptr;
       for (const Binding& b : bindings_)
         if (headers_match(b.args, headers)) out->push_back(b.dest);
       break;
