@@ -19,13 +19,19 @@ std::uint32_t be32(const char* p) {
 // ---- FrameDecoder --------------------------------------------------------------------
 
 std::span<char> FrameDecoder::prepare(std::size_t min) {
-  if (buf_.size() - end_ < min && start_ > 0) {  // make room by moving what is left down
-    std::memmove(buf_.data(), buf_.data() + start_, end_ - start_);
+  if (cap_ - end_ < min && start_ > 0) {  // make room by moving what is left down
+    std::memmove(buf_.get(), buf_.get() + start_, end_ - start_);
     end_ -= start_;
     start_ = 0;
   }
-  if (buf_.size() - end_ < min) buf_.resize(end_ + std::max(min, buf_.size()));
-  return {buf_.data() + end_, buf_.size() - end_};
+  if (cap_ - end_ < min) {
+    const std::size_t cap = end_ + std::max(min, cap_);
+    std::unique_ptr<char[]> grown(new char[cap]);  // uninitialized: see frame.h
+    if (end_ > 0) std::memcpy(grown.get(), buf_.get(), end_);
+    buf_ = std::move(grown);
+    cap_ = cap;
+  }
+  return {buf_.get() + end_, cap_ - end_};
 }
 
 void FrameDecoder::append(std::string_view data) {
@@ -46,7 +52,7 @@ FrameDecoder::Status FrameDecoder::next(Frame* frame, ProtocolError* error) {
   }
   const std::size_t have = end_ - start_;
   if (have < 7) return Status::need_more;
-  const char* p = buf_.data() + start_;
+  const char* p = buf_.get() + start_;
   const auto type = static_cast<std::uint8_t>(p[0]);
   const auto channel = static_cast<std::uint16_t>(std::uint8_t(p[1]) << 8 | std::uint8_t(p[2]));
   const std::uint32_t size = be32(p + 3);

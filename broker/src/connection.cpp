@@ -117,10 +117,33 @@ bool Connection::backlogged(const std::shared_ptr<Queue>& q) {
   return true;
 }
 
-void Connection::writer_loop() {
+void Connection::writer_loop(std::chrono::seconds heartbeat) {
+  // The writer also keeps the heartbeats (one fiber fewer per connection: an idle
+  // connection's cost is mostly its fibers' stacks): every half interval it checks that
+  // the client was heard from within two intervals, and sends a heartbeat frame if
+  // nothing else went out for half of one.
+  const std::int64_t interval_ns = std::chrono::nanoseconds(heartbeat).count();
+  weft::Chan<weft::Clock::time_point> ticks;  // nil without heartbeats: never fires
+  if (interval_ns > 0) ticks = weft::tick(std::chrono::milliseconds(heartbeat) / 2);
   std::string batch;
   for (;;) {
-    const bool open = kick_.recv().has_value();
+    bool open = true, tick = false;
+    weft::select(weft::on_recv(kick_, [&](std::optional<int> v) { open = v.has_value(); }),
+                 weft::on_recv(ticks, [&](auto) { tick = true; }));
+    if (tick) {
+      const std::int64_t now = now_ns();
+      if (now - last_read_ns_.load(std::memory_order_relaxed) > 2 * interval_ns) {
+        log_warn("connection %llu: missed heartbeats from client, closing",
+                 static_cast<unsigned long long>(id_));
+        interrupted_.store(true, std::memory_order_relaxed);
+        conn_.close();  // the reader sees it and ends the connection
+        return;
+      }
+      if (now - last_write_ns_.load(std::memory_order_relaxed) >= interval_ns / 2) {
+        std::lock_guard lock(out_mu_);
+        if (!output_closed_) out_.heartbeat();
+      }
+    }
     std::vector<std::weak_ptr<Queue>> again;
     {
       std::lock_guard lock(out_mu_);
@@ -142,34 +165,6 @@ void Connection::writer_loop() {
     for (auto& w : again)
       if (auto q = w.lock()) q->dispatch();
     if (!open) return;
-  }
-}
-
-void Connection::heartbeat_loop(std::chrono::seconds interval) {
-  // Half the interval, in milliseconds: seconds(1) / 2 would be zero seconds.
-  auto ticks = weft::tick(std::chrono::milliseconds(interval) / 2);
-  const std::int64_t interval_ns = std::chrono::nanoseconds(interval).count();
-  for (;;) {
-    bool stop = false;
-    weft::select(weft::on_recv(ticks, [](auto) {}),
-                 weft::on_recv(done_ch_, [&](std::optional<int>) { stop = true; }));
-    if (stop) return;
-    const std::int64_t now = now_ns();
-    if (now - last_read_ns_.load(std::memory_order_relaxed) > 2 * interval_ns) {
-      log_warn("connection %llu: missed heartbeats from client, closing",
-               static_cast<unsigned long long>(id_));
-      interrupted_.store(true, std::memory_order_relaxed);
-      conn_.close();
-      return;
-    }
-    if (now - last_write_ns_.load(std::memory_order_relaxed) >= interval_ns / 2) {
-      {
-        std::lock_guard lock(out_mu_);
-        if (output_closed_) return;
-        out_.heartbeat();
-      }
-      kick();
-    }
   }
 }
 
@@ -330,16 +325,9 @@ void Connection::serve() {
   weft::WaitGroup wg;
   wg.add(1);
   weft::go("weftd-writer", [this, wg] {
-    writer_loop();
+    writer_loop(std::chrono::seconds(heartbeat_));
     wg.done();
   });
-  if (heartbeat_ > 0) {
-    wg.add(1);
-    weft::go("weftd-heartbeat", [this, wg] {
-      heartbeat_loop(std::chrono::seconds(heartbeat_));
-      wg.done();
-    });
-  }
   read_loop();
   shutdown();
   wg.wait();
@@ -534,7 +522,6 @@ void Connection::shutdown() {
   for (auto& [id, ch] : channels_) ch->close();
   channels_.clear();
   for (auto& q : vhost_->queues_owned_by(id_)) vhost_->delete_queue(q);
-  done_ch_.close();  // stops the heartbeat fiber
   {
     std::lock_guard lock(out_mu_);
     output_closed_ = true;

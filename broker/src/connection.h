@@ -79,8 +79,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<weft::amqp::Method> read_handshake_method();
   void close_now(weft::amqp::ReplyCode code, const std::string& text);  // during handshake
   void read_loop();
-  void writer_loop();
-  void heartbeat_loop(std::chrono::seconds interval);
+  // writer_loop() writes what send_*() queued, one write per batch, and keeps the
+  // heartbeats (0: none).
+  void writer_loop(std::chrono::seconds heartbeat);
   void kick();
   void handle_channel0(const weft::amqp::Frame& f);
   void handle_channel_frame(const weft::amqp::Frame& f);
@@ -117,7 +118,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<std::weak_ptr<Queue>> backlogged_;
   bool output_closed_ = false;
   weft::Chan<int> kick_{1};
-  weft::Chan<int> done_ch_{0};  // closed when the connection ends
   std::atomic<std::int64_t> last_read_ns_{0}, last_write_ns_{0};
   std::atomic<std::size_t> out_bytes_{0};
   // interrupted_: the connection is ending for a reason the reader may not see while it

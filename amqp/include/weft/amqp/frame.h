@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -71,7 +72,11 @@ class FrameDecoder {
   std::size_t buffered() const { return end_ - start_; }
 
  private:
-  std::string buf_;
+  // Not a std::string: growing one zero-fills it, and those zeros are resident memory
+  // that every idle connection would pay for (16 KiB each). Fresh heap pages the kernel
+  // has not handed out cost nothing until bytes arrive.
+  std::unique_ptr<char[]> buf_;
+  std::size_t cap_ = 0;
   std::size_t start_ = 0, end_ = 0;
   std::uint32_t frame_max_;
   std::optional<ProtocolError> failed_;
