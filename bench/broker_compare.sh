@@ -126,7 +126,7 @@ start_broker() {
   local limit=30
   case "$name" in
     weftd)
-      "$weftd" --amqp-listen "127.0.0.1:$port" --log-level warn >"$broker_dir/broker.log" 2>&1 &
+      "$weftd" --amqp-listen "127.0.0.1:$port" --http-listen 127.0.0.1:0 --log-level warn >"$broker_dir/broker.log" 2>&1 &
       broker_pid=$!
       broker_rss_pid=$broker_pid
       ;;

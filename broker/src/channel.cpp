@@ -59,7 +59,10 @@ constexpr const char* kReplyTo = "amq.rabbitmq.reply-to";
 
 }  // namespace
 
-Channel::Channel(Connection& conn, std::uint16_t id) : conn_(conn), id_(id) {
+Channel::Channel(Connection& conn, std::uint16_t id)
+    : conn_(conn),
+      id_(id),
+      labels_({{"connection", std::to_string(conn.id())}, {"channel", std::to_string(id)}}) {
   assembler_.set_max_body_size(conn.broker().config().max_message_size);
 }
 
@@ -68,6 +71,7 @@ Channel::~Channel() = default;
 // ---- dispatch -----------------------------------------------------------------------
 
 void Channel::handle(amqp::Command& cmd) {
+  weft::ScopedLabels scope(labels_);  // CPU samples in here are this channel's
   std::visit(
       [&](auto& m) {
         using M = std::decay_t<decltype(m)>;

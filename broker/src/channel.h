@@ -23,6 +23,7 @@
 #include "message.h"
 #include "queue.h"
 #include "weft/amqp/frame.h"
+#include "weft/labels.h"
 #include "weft/mutex.h"
 
 namespace weftd {
@@ -84,6 +85,8 @@ class Channel {
 
   Connection& conn_;
   const std::uint16_t id_;
+  // {connection, channel}: the labels of the reader's work on this channel's commands.
+  const weft::PreparedLabels labels_;
   weft::amqp::ContentAssembler assembler_;
   std::string last_queue_;  // "" in queue methods means the channel's last declared queue
   std::string reply_tag_, reply_token_;  // direct reply-to consumer, if any

@@ -8,11 +8,15 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <cstdio>
 #include <string>
 
 #include "broker.h"
 #include "log.h"
+#include "message.h"
+#include "weft/debug/handlers.h"
+#include "weft/debug/http.h"
 #include "weft/runtime.h"
 #include "weft/waitgroup.h"
 
@@ -24,7 +28,7 @@ int main(int argc, char** argv) {
   app.set_config("--config", "", "Read options from a config file (key = value)");
   app.add_option("--amqp-listen", cfg.amqp_listen, "AMQP listener address")->capture_default_str();
   app.add_option("--http-listen", http_listen,
-                 "HTTP admin and /debug listener (arrives with the profiling endpoints)")
+                 "HTTP admin and /debug listener (profiles, fiber dumps, vars; empty: off)")
       ->capture_default_str();
   app.add_option("--heartbeat", cfg.heartbeat, "Heartbeat offered to clients, seconds (0: off)")
       ->capture_default_str();
@@ -67,6 +71,43 @@ int main(int argc, char** argv) {
       return;
     }
     log_info("weftd listening for AMQP on %s", ln->addr().to_string().c_str());
+
+    // The admin port: /debug/pprof/... and /debug/vars. They expose internals (stacks,
+    // command line, memory), so loopback is the default and anything else is warned of.
+    weft::debug::HttpServer http;
+    weft::debug::install(http);
+    weft::debug::publish("weftd", [&broker] {
+      nlohmann::json v = {{"connections", broker.connection_count()},
+                          {"message_bytes", weftd::message_bytes().load()},
+                          {"memory_high_watermark", broker.memory_high_watermark()},
+                          {"memory_alarm", broker.memory_alarm()}};
+      return v.dump();
+    });
+    weft::net::TcpListener http_ln;
+    weft::WaitGroup http_done;
+    if (!http_listen.empty()) {
+      auto hl = weft::net::TcpListener::listen(http_listen);
+      if (!hl) {
+        log_error("listen %s: %s", http_listen.c_str(), hl.error().message().c_str());
+        ln->close();
+        rc = 1;
+        return;
+      }
+      http_ln = std::move(*hl);
+      auto addr = http_ln.addr();
+      bool loopback = addr.host().rfind("127.", 0) == 0 || addr.host() == "::1";
+      if (!loopback) {
+        log_warn("the HTTP admin listener %s is not a loopback address: /debug exposes "
+                 "stacks, profiles and the command line to anyone who can reach it",
+                 addr.to_string().c_str());
+      }
+      log_info("weftd serving /debug on http://%s/debug/pprof/", addr.to_string().c_str());
+      http_done.add(1);
+      weft::go("weftd-http", [&, http_done] {
+        http.serve(http_ln);
+        http_done.done();
+      });
+    }
     std::fflush(stdout);
     weft::WaitGroup signalled;
     signalled.add(1);
@@ -75,11 +116,13 @@ int main(int argc, char** argv) {
       weft::blocking([&] { sigwait(&sigs, &sig); });
       log_info("signal %d: closing connections", sig);
       ln->close();
+      if (http_ln.valid()) http_ln.close();
       broker.close_all();
       signalled.done();
     });
     broker.serve(*ln);
     signalled.wait();
+    http_done.wait();
     log_info("weftd stopped");
   });
   return rc;

@@ -7,6 +7,7 @@
 namespace weftd {
 
 bool Queue::enqueue(MessagePtr m) {
+  weft::ScopedLabels scope(labels_);
   std::lock_guard lock(mu_);
   if (deleted_) return false;
   messages_.push_back(QueuedMessage{std::move(m), false});
@@ -33,6 +34,7 @@ void Queue::flow_recheck_locked() {
 }
 
 void Queue::requeue(std::vector<QueuedMessage> ms) {
+  weft::ScopedLabels scope(labels_);
   std::lock_guard lock(mu_);
   if (deleted_) return;
   for (auto it = ms.rbegin(); it != ms.rend(); ++it) {
@@ -56,6 +58,7 @@ std::optional<QueuedMessage> Queue::get(std::size_t* remaining) {
 }
 
 void Queue::dispatch() {
+  weft::ScopedLabels scope(labels_);
   std::lock_guard lock(mu_);
   dispatch_locked();
 }

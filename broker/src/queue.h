@@ -33,6 +33,7 @@
 #include "message.h"
 #include "weft/amqp/types.h"
 #include "weft/condition_variable.h"
+#include "weft/labels.h"
 #include "weft/mutex.h"
 #include "weft/time.h"
 
@@ -61,7 +62,8 @@ struct QueueOptions {
 
 class Queue : public std::enable_shared_from_this<Queue> {
  public:
-  Queue(std::string name, QueueOptions opts) : name_(std::move(name)), opts_(std::move(opts)) {}
+  Queue(std::string name, QueueOptions opts)
+      : name_(std::move(name)), opts_(std::move(opts)), labels_({{"queue", name_}}) {}
 
   const std::string& name() const { return name_; }
   const QueueOptions& options() const { return opts_; }
@@ -107,6 +109,9 @@ class Queue : public std::enable_shared_from_this<Queue> {
 
   const std::string name_;
   const QueueOptions opts_;
+  // {queue}: enqueueing and dispatching run on whichever fiber publishes, acks or
+  // drains a socket; profiles attribute that work to the queue (`-tagfocus queue=q`).
+  const weft::PreparedLabels labels_;
   weft::Mutex mu_;
   std::deque<QueuedMessage> messages_;
   std::vector<std::shared_ptr<QueueConsumer>> consumers_;

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "net_fd.h"
+#include "g.h"
+#include "poll_desc.h"
 #include "poller.h"
 #include "sys.h"
 #include "weft/net.h"
@@ -254,6 +256,26 @@ Poller& Poller::get() {
   return *poller;
 }
 
+weft::detail::G* Poller::polled(std::int64_t delay_ns, weft::detail::G* list) {
+  (delay_ns == 0 ? n_polls : n_blocking_polls).fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t woken = 0;
+  for (weft::detail::G* g = list; g; g = g->schedlink) woken++;
+  if (woken) n_woken.fetch_add(woken, std::memory_order_relaxed);
+  return list;
+}
+
 }  // namespace detail
+
+PollerStats poller_stats() {
+  PollerStats st;
+  detail::Poller& p = detail::Poller::get();
+  st.registered_fds = p.n_registered.load(std::memory_order_relaxed);
+  st.waiting_fibers = detail::pd_waiters.load(std::memory_order_relaxed);
+  st.polls = p.n_polls.load(std::memory_order_relaxed);
+  st.blocking_polls = p.n_blocking_polls.load(std::memory_order_relaxed);
+  st.fibers_woken = p.n_woken.load(std::memory_order_relaxed);
+  st.wakes = p.n_wakes.load(std::memory_order_relaxed);
+  return st;
+}
 
 }  // namespace weft::net

@@ -44,12 +44,14 @@ class EpollPoller final : public Poller {
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.ptr = pd;
     if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) return {errno, std::system_category()};
+    n_registered.fetch_add(1, std::memory_order_relaxed);
     return {};
   }
 
   void close(int fd) override {
     epoll_event ev{};
     epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev);
+    n_registered.fetch_sub(1, std::memory_order_relaxed);
   }
 
   weft::detail::G* poll(std::int64_t delay_ns) override {
@@ -97,11 +99,12 @@ class EpollPoller final : public Poller {
       const bool err = e & (EPOLLERR | EPOLLHUP);
       pd_ready(pd, err || (e & (EPOLLIN | EPOLLRDHUP)), err || (e & EPOLLOUT), &list);
     }
-    return list;
+    return polled(delay_ns, list);
   }
 
   void wake() override {
     if (wake_pending_.exchange(true, std::memory_order_seq_cst)) return;
+    n_wakes.fetch_add(1, std::memory_order_relaxed);
     std::uint64_t one = 1;
     while (write(evfd_, &one, sizeof one) < 0 && errno == EINTR) {
     }

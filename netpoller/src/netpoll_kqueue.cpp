@@ -55,11 +55,12 @@ class KqueuePoller final : public Poller {
     EV_SET(&ev[0], fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, pd);
     EV_SET(&ev[1], fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, pd);
     if (kevent(kq_, ev, 2, nullptr, 0, nullptr) != 0) return {errno, std::system_category()};
+    n_registered.fetch_add(1, std::memory_order_relaxed);
     return {};
   }
 
   // Closing the fd removes its events from the kqueue.
-  void close(int) override {}
+  void close(int) override { n_registered.fetch_sub(1, std::memory_order_relaxed); }
 
   weft::detail::G* poll(std::int64_t delay_ns) override {
     if (delay_ns == 0 && pd_waiters.load(std::memory_order_seq_cst) == 0) return nullptr;
@@ -95,11 +96,12 @@ class KqueuePoller final : public Poller {
       const bool err = ev.flags & EV_ERROR;
       pd_ready(pd, err || ev.filter == EVFILT_READ, err || ev.filter == EVFILT_WRITE, &list);
     }
-    return list;
+    return polled(delay_ns, list);
   }
 
   void wake() override {
     if (wake_pending_.exchange(true, std::memory_order_seq_cst)) return;
+    n_wakes.fetch_add(1, std::memory_order_relaxed);
     char b = 0;
     while (write(wake_[1], &b, 1) < 0 && errno == EINTR) {
     }

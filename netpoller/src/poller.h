@@ -12,6 +12,8 @@
 // readiness through pd_ready() (poll_desc.h).
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <system_error>
 
 #include "netpoll_hook.h"
@@ -29,6 +31,14 @@ class Poller : public weft::detail::NetpollHook {
   virtual std::error_code open(int fd, PollDesc* pd) = 0;
   // close() unregisters fd. Call before closing it.
   virtual void close(int fd) = 0;
+
+  // Counters for weft::net::poller_stats() (relaxed). A backend counts registrations
+  // and wake() calls, and passes each poll's result through polled().
+  std::atomic<std::int64_t> n_registered{0};
+  std::atomic<std::uint64_t> n_polls{0}, n_blocking_polls{0}, n_woken{0}, n_wakes{0};
+
+ protected:
+  weft::detail::G* polled(std::int64_t delay_ns, weft::detail::G* list);
 };
 
 // make_poller() creates the platform's backend (defined by the backend's file).

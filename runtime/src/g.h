@@ -38,6 +38,7 @@ namespace weft::detail {
 
 struct M;
 struct P;
+struct LabelSet;
 
 enum class GStatus : std::uint8_t { idle, runnable, running, waiting, syscall, dead };
 
@@ -62,6 +63,11 @@ struct G {
   void* park_arg = nullptr;
   // Wake-up payload for timed waits: set by the waker that won.
   std::uint32_t park_token = 0;
+  // Profiling (labelset.h, profile.cpp). `labels`: this fiber's label set (one
+  // reference), changed under ident_lock. `resumes`: bumped before every switch to this
+  // G, so a walk of its saved stack from another thread can tell it was not resumed.
+  std::atomic<LabelSet*> labels{nullptr};
+  std::atomic<std::uint32_t> resumes{0};
 };
 
 // Default fiber name when go() is given none.

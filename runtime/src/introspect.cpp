@@ -39,27 +39,37 @@ const char* to_string(FiberState s) {
   return "?";
 }
 
+namespace detail {
+
+// fiber_info() describes g if it is live (started, not finished); false otherwise.
+// The fiber runs on meanwhile: state, reason and time are each read atomically,
+// identity under the G's ident_lock (a G may be recycled under our feet).
+bool fiber_info(G* g, FiberInfo* out) {
+  FiberState st;
+  switch (g->status.load(std::memory_order_acquire)) {
+    case GStatus::runnable: st = FiberState::runnable; break;
+    case GStatus::running: st = FiberState::running; break;
+    case GStatus::waiting: st = FiberState::waiting; break;
+    case GStatus::syscall: st = FiberState::syscall; break;
+    default: return false;
+  }
+  const WaitReason reason = g->wait_reason.load(std::memory_order_relaxed);
+  const std::int64_t since = g->status_since.load(std::memory_order_relaxed);
+  spin_acquire(g->ident_lock);
+  *out = FiberInfo{g->id, g->name, st, st == FiberState::waiting ? reason : WaitReason::none,
+                   g->site.file_name(), g->site.line(), g->site.function_name(), since};
+  spin_release(g->ident_lock);
+  return true;
+}
+
+}  // namespace detail
+
 std::vector<FiberInfo> fibers() {
   std::vector<FiberInfo> out;
   if (!detail::sched) return out;
   detail::systemstack([&] { detail::registry_each([&](detail::G* g) {
-    FiberState st;
-    switch (g->status.load(std::memory_order_acquire)) {
-      case detail::GStatus::runnable: st = FiberState::runnable; break;
-      case detail::GStatus::running: st = FiberState::running; break;
-      case detail::GStatus::waiting: st = FiberState::waiting; break;
-      case detail::GStatus::syscall: st = FiberState::syscall; break;
-      default: return;
-    }
-    // The fiber runs on meanwhile: state, reason and time are each read atomically,
-    // identity under the G's ident_lock (a G may be recycled under our feet).
-    const WaitReason reason = g->wait_reason.load(std::memory_order_relaxed);
-    const std::int64_t since = g->status_since.load(std::memory_order_relaxed);
-    detail::spin_acquire(g->ident_lock);
-    FiberInfo info{g->id, g->name, st, st == FiberState::waiting ? reason : WaitReason::none,
-                   g->site.file_name(), g->site.line(), g->site.function_name(), since};
-    detail::spin_release(g->ident_lock);
-    out.push_back(std::move(info));
+    FiberInfo info;
+    if (detail::fiber_info(g, &info)) out.push_back(std::move(info));
   }); });
   return out;
 }
@@ -102,6 +112,7 @@ SchedStats collect() {
   st.sysmon_ticks = s->n_sysmon_ticks.load();
   st.timer_fires = s->n_timer_fires.load();
   st.stacks_allocated = s->n_stacks.load();
+  st.stack_kind = detail::stack_kind();
   return st;
 }
 }  // namespace

@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "proc.h"
+#include "trace.h"
 
 namespace weft::detail {
 
@@ -27,6 +28,11 @@ int netpoll_inject(std::int64_t delay_ns) {
   if (!hook) return 0;
   G* list = hook->poll(delay_ns);
   sched->last_poll.store(nanotime(), std::memory_order_relaxed);
+  if (list && trace_enabled()) {  // before the unparks it causes
+    std::uint64_t count = 0;
+    for (G* g = list; g; g = g->schedlink) count++;
+    trace_emit(EventKind::netpoll_wake, 0, count, 0, WaitReason::none, kTraceAutoP);
+  }
   int n = 0;
   while (list) {
     G* g = list;

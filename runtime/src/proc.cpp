@@ -13,9 +13,12 @@
 #include <typeinfo>
 
 #include "blockprof.h"
+#include "cpuprof.h"
+#include "labelset.h"
 #include "leaf.h"
 #include "systemstack.h"
 #include "netpoll_hook.h"
+#include "trace.h"
 #include "registry.h"
 #include "weft/runtime.h"
 
@@ -207,6 +210,7 @@ G* runq_steal(P* p, P* victim, bool steal_runnext) {
     }
   }
   if (n == 0) return nullptr;
+  trace_event(EventKind::steal, 0, n, static_cast<std::uint64_t>(victim->id));
   for (std::uint32_t i = 0; i + 1 < n; i++) runq_put(p, batch[i], false);
   p->n_steals.fetch_add(1, std::memory_order_relaxed);
   p->n_stolen.fetch_add(n, std::memory_order_relaxed);
@@ -223,7 +227,9 @@ void mstart(M* m) {
   m->tid = static_cast<pid_t>(syscall(SYS_gettid));
   context_thread_init(m->g0);
   overflow_handler_install_thread(m);
+  cpuprof_thread_start(m);
   schedule(m);
+  cpuprof_thread_stop(m);
   overflow_handler_remove_thread(m);
   tls_m = nullptr;
 }
@@ -286,6 +292,7 @@ bool stopm(M* m) {
   sched->nmidle++;
   sched->lock.unlock();
   sched->n_parks.fetch_add(1, std::memory_order_relaxed);
+  trace_event(EventKind::m_park);
   for (;;) {
     // Shutdown wakes the Ms it finds in allm; one that parks after that wake-up (it was
     // on its way here, or was started late) must see `stopping` itself, or it sleeps
@@ -299,6 +306,7 @@ bool stopm(M* m) {
   }
   acquirep(m, m->nextp);
   m->nextp = nullptr;
+  trace_event(EventKind::m_unpark);
   return true;
 }
 
@@ -316,9 +324,14 @@ inline void execute_prep(M* m, P* p, G* g, bool inherit) {
     if (p->preempt.load(std::memory_order_relaxed))
       p->preempt.store(false, std::memory_order_relaxed);
   }
+  // Before g's stack can change: a stack walk from another thread (profile.cpp) that
+  // read the old `resumes` and then saw any of g's new writes sees this one too.
+  g->resumes.store(g->resumes.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
   g->status.store(GStatus::running, std::memory_order_relaxed);
   g->m = m;
   m->curg = g;
+  trace_event(EventKind::fiber_run, g->id);
   p->n_switches.store(p->n_switches.load(std::memory_order_relaxed) + 1,
                       std::memory_order_relaxed);
 }
@@ -357,6 +370,7 @@ void post_switch(M* m) {
       prev->status.store(GStatus::waiting, std::memory_order_release);
       if (prev->park_unlock && !prev->park_unlock(prev, prev->park_arg)) {
         // Cancelled: the event it waits for already happened.
+        trace_event(EventKind::fiber_unpark, prev->id);
         prev->status.store(GStatus::runnable, std::memory_order_relaxed);
         runq_put(m->p, prev, true);
       }
@@ -524,6 +538,7 @@ top:
     std::int64_t next = earliest_timer();
     if (next != 0 || netpoller()) {
       sched->poll_until.store(next, std::memory_order_seq_cst);
+      trace_event(EventKind::m_park);
       if (netpoller()) {
         std::int64_t delay = next == 0 ? -1 : std::max<std::int64_t>(0, next - nanotime());
         netpoll_inject(delay);
@@ -531,6 +546,7 @@ top:
         sched->poll_note.sleep_until_ns(next);
         sched->poll_note.clear();
       }
+      trace_event(EventKind::m_unpark);
       sched->poll_until.store(0, std::memory_order_seq_cst);
       sched->poller_busy.store(false, std::memory_order_seq_cst);
       sched->lock.lock();
@@ -640,15 +656,18 @@ void fiber_main(transfer_t t) {
   g->fn.reset();
   if (g->id == main_id) systemstack([] { begin_shutdown(); });
   m = getm();  // the fiber may have moved
+  trace_event(EventKind::fiber_stop, g->id, 2);
   switch_away(m, m->curg, PostKind::exit);
   __builtin_unreachable();
 }
 
 void gdestroy(M* m, G* g) {
   g->status.store(GStatus::dead, std::memory_order_release);
+  if (trace_enabled()) trace_fiber_exit(g->id, g->name);
   spin_acquire(g->ident_lock);
   g->name.clear();
   spin_release(g->ident_lock);
+  g_labels_drop(g);
   g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
   // Segmented stacks: the segments it grew stay with the G for the next fiber.
   live_add(m->p, -1);
@@ -707,6 +726,7 @@ void park(WaitReason reason, bool (*unlock)(G*, void*), void* arg) {
   g->park_unlock = unlock;
   g->park_arg = arg;
   g->status_since.store(coarse_now(), std::memory_order_relaxed);
+  trace_event(EventKind::fiber_park, g->id, 0, 0, reason);
   switch_away(m, g, PostKind::park);
   g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
 }
@@ -716,6 +736,7 @@ void ready(G* g) {
 }
 
 void ready_impl(G* g) {
+  trace_event(EventKind::fiber_unpark, g->id);
   g->status_since.store(0, std::memory_order_relaxed);  // kept for waits only
   g->status.store(GStatus::runnable, std::memory_order_relaxed);
   M* m = getm();
@@ -730,6 +751,7 @@ void ready_impl(G* g) {
 
 void gosched(M* m, bool global) {
   G* g = m->curg;
+  trace_event(EventKind::fiber_stop, g->id, 0);
   switch_away(m, g, global ? PostKind::yield_global : PostKind::yield_local);
 }
 
@@ -741,6 +763,7 @@ void check_preempt() {
   if (!p->preempt.load(std::memory_order_relaxed)) return;
   p->preempt.store(false, std::memory_order_relaxed);
   sched->n_preemptions.fetch_add(1, std::memory_order_relaxed);
+  trace_event(EventKind::fiber_stop, g->id, 1);
   switch_away(m, g, PostKind::yield_global);
 }
 
@@ -753,6 +776,7 @@ void enter_blocking_impl() {
   P* p = m->p;
   g->status_since.store(coarse_now(), std::memory_order_relaxed);
   g->status.store(GStatus::syscall, std::memory_order_relaxed);
+  trace_event(EventKind::blocking_enter, g->id);
   p->syscalltick.fetch_add(1, std::memory_order_relaxed);
   m->oldp = p;
   m->p = nullptr;
@@ -765,6 +789,7 @@ void exit_blocking_impl() {
   G* g = m->curg;
   P* p = m->oldp;
   m->oldp = nullptr;
+  trace_event(EventKind::blocking_exit, g->id);
   PStatus s = PStatus::syscall;
   if (p->status.compare_exchange_strong(s, PStatus::running, std::memory_order_seq_cst)) {
     m->p = p;
@@ -785,6 +810,7 @@ void exit_blocking_impl() {
     return;
   }
   // None: queue g for whoever has a P, and park this M (on g0, see schedule()).
+  trace_event(EventKind::fiber_stop, g->id, 0);
   switch_away(m, g, PostKind::yield_global);
 }
 
@@ -816,6 +842,7 @@ FiberId newproc_impl(Function& fn, std::string& name, std::source_location site)
   g->name = std::move(name);
   g->site = site;
   spin_release(g->ident_lock);
+  g_labels_inherit(g, m ? m->curg : nullptr);  // go() inherits the creator's labels
   g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
 #if WEFT_SPLIT_STACK
   split_stack_make(g->ctx.ss, g->stack.lo, g->stack.size);
@@ -824,6 +851,7 @@ FiberId newproc_impl(Function& fn, std::string& name, std::source_location site)
   g->status_since.store(0, std::memory_order_relaxed);  // "since" is kept for waits only
   g->status.store(GStatus::runnable, std::memory_order_release);
   live_add(p, 1);
+  trace_event(EventKind::fiber_create, id, m && m->curg ? m->curg->id : 0);
   if (p) {
     p->n_spawned.store(p->n_spawned.load(std::memory_order_relaxed) + 1,
                        std::memory_order_relaxed);
@@ -944,6 +972,7 @@ int run_runtime(Function main_fn, Options opts) {
   m0->tid = static_cast<pid_t>(syscall(SYS_gettid));
   context_thread_init(m0->g0);
   overflow_handler_install_thread(m0);
+  cpuprof_thread_start(m0);
   s->lock.lock();
   P* p0 = pidleget();
   s->lock.unlock();
@@ -972,6 +1001,7 @@ int run_runtime(Function main_fn, Options opts) {
       if (ms[joined] != m0 && ms[joined]->thread.joinable()) ms[joined]->thread.join();
   }
   netpoll_stop();
+  cpuprof_thread_stop(m0);
   overflow_handler_remove_thread(m0);
   tls_m = nullptr;
 #if WEFT_SPLIT_STACK

@@ -117,7 +117,7 @@ struct M {
   PostKind post = PostKind::none;
   G* post_g = nullptr;
   std::uint64_t fastrand = 0;
-  void* altstack = nullptr;  // signal stack for the overflow handler
+  void* altstack = nullptr;  // signal stack (overflow handler, SIGPROF: cpuprof.cpp)
   stack_t old_altstack{};    // the thread's previous one (a sanitizer's), restored
   void* system_stack = nullptr;  // systemstack.h (segmented stacks only)
   bool on_system_stack = false;

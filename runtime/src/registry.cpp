@@ -3,6 +3,7 @@
 
 #include <atomic>
 
+#include "labelset.h"
 #include "proc.h"
 #include "spinlock.h"
 
@@ -59,6 +60,7 @@ void registry_shutdown() {
     // The body of a fiber that never finished is dropped without running destructors
     // on its stack (as Go's exit does); its captures are destroyed here.
     g->fn.reset();
+    g_labels_drop(g);
     delete g;
     g = next;
   }

@@ -6,6 +6,8 @@
 // fiber's guard region the handler prints the fiber's id, name and creation site and
 // exits with status 2 (a Go panic's). Any other fault is not ours: the previous action
 // (the default, or a sanitizer's) is restored and the faulting instruction re-executes.
+// Every M has the signal stack, segmented builds included: the CPU profiler's SIGPROF
+// handler runs on it too.
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -82,12 +84,10 @@ void install_process_handler() {
 }  // namespace
 
 void overflow_handler_install_thread(M* m) {
-#if WEFT_SPLIT_STACK
-  // Segmented stacks grow instead of overflowing: no guard pages to watch.
-  (void)m;
-  return;
-#endif
-  std::call_once(g_install_once, install_process_handler);
+  // Segmented stacks grow instead of overflowing: no guard pages to watch. They still
+  // need the signal stack: the profiler's SIGPROF handler runs on it (cpuprof.cpp), and a
+  // signal frame does not fit in a fiber's 2 KiB first segment.
+  if (!WEFT_SPLIT_STACK) std::call_once(g_install_once, install_process_handler);
   m->altstack = mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                      -1, 0);
   if (m->altstack == MAP_FAILED) {

@@ -26,6 +26,7 @@
 
 #include "spinlock.h"
 #include "stack.h"
+#include "trace.h"
 
 #if !WEFT_SPLIT_STACK
 namespace weft::detail {
@@ -127,6 +128,7 @@ Stack stack_alloc() {
         list->pop_back();
         if (s.size == g_guarded_size) return s;
         guarded_delete(s);  // left over from a runtime with another size
+        trace_event(EventKind::stack_free, 0, 1);
       }
     }
   }
@@ -146,19 +148,24 @@ void stack_free(Stack s) {
     lock.unlock();
     // Keep the address space (and the guard page), give the memory back.
     madvise(s.lo, s.size, MADV_DONTNEED);
+    trace_event(EventKind::stack_free, 0, 1);
     return;
   }
   lock.unlock();
   guarded_delete(s);
+  trace_event(EventKind::stack_free, 0, 1);
 }
 
 void stack_release_all() {
   Pool& p = pool();
   std::lock_guard lock(p.mu);
+  std::uint64_t n = 0;
   for (auto* list : {&p.hot, &p.cold}) {
     for (Stack& s : *list) guarded_delete(s);
+    n += list->size();
     list->clear();
   }
+  if (n) trace_event(EventKind::stack_free, 0, n);
 }
 
 bool stack_guard_contains(const Stack& s, const void* addr) {

@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "stack.h"
+#include "trace.h"
 
 #if WEFT_SPLIT_STACK
 extern "C" {
@@ -118,6 +119,7 @@ void stack_release_all() {
   Slabs& s = slabs();
   std::lock_guard lock(s.mu);
   for (void* slab : s.slabs) munmap(slab, kSlab);
+  if (!s.slabs.empty()) trace_event(EventKind::stack_free, 0, s.slabs.size());
   s.slabs.clear();
   s.free.clear();
 }
@@ -138,7 +140,10 @@ void split_stack_make(void* ss[10], void* lo, std::size_t size) {
 }
 
 void split_stack_release(void* ss[10]) {
-  if (ss[kSegments]) __splitstack_releasecontext(ss);
+  if (ss[kSegments]) {
+    __splitstack_releasecontext(ss);  // unmaps the segments the fiber grew
+    trace_event(EventKind::stack_free, 0, 1);
+  }
   std::memset(ss, 0, 10 * sizeof(void*));
 }
 

@@ -9,16 +9,24 @@
 //     before 1.14's signal-based preemption;
 //   - starts an M when a timer is overdue and nobody is looking (every P busy with a
 //     long-running fiber, or idle Ps whose timers nobody watches);
-//   - polls the network when nobody has for 10 ms (netpoll_hook.h).
+//   - polls the network when nobody has for 10 ms (netpoll_hook.h);
+//   - with WEFT_SCHEDTRACE=<ms>, prints a scheduler summary line to stderr every <ms>.
 // The tick starts at 20 µs and doubles after 1 ms without anything to do, up to 10 ms.
 // When every P is idle sysmon sleeps on its note until the next timer or until an M
-// takes a P (startm), so an idle runtime makes no wake-ups at all.
+// takes a P (startm), so an idle runtime makes no wake-ups at all (with WEFT_SCHEDTRACE
+// set, that sleep ends at the next line due as well).
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 
 #include "netpoll_hook.h"
 #include "proc.h"
+#include "trace.h"
+#include "weft/introspect.h"
 
 namespace weft::detail {
 
@@ -70,6 +78,8 @@ int retake(Sched* s, std::int64_t now) {
       PStatus expect = PStatus::syscall;
       if (p->status.compare_exchange_strong(expect, PStatus::idle, std::memory_order_seq_cst)) {
         s->n_handoffs.fetch_add(1, std::memory_order_relaxed);
+        trace_event(EventKind::handoff, 0, p->m ? static_cast<std::uint64_t>(p->m->id) : 0, 0,
+                    WaitReason::none, p->id);
         handoffp(p);
         n++;
       }
@@ -87,7 +97,39 @@ std::int64_t next_timer(Sched* s) {
   return next;
 }
 
-void sysmon_loop(Sched* s) {
+// WEFT_SCHEDTRACE=<ms>: the interval in ns, 0 if unset or malformed.
+std::int64_t schedtrace_interval() {
+  const char* v = std::getenv("WEFT_SCHEDTRACE");
+  if (!v || !*v) return 0;
+  char* end = nullptr;
+  long long ms = std::strtoll(v, &end, 10);
+  if (!end || *end != '\0' || ms <= 0 || ms > 3'600'000) return 0;
+  return static_cast<std::int64_t>(ms) * 1'000'000;
+}
+
+// schedtrace_line() prints Go's schedtrace line:
+//   SCHED 1004ms: procs=2 idleprocs=1 threads=4 spinning=0 globrunq=0 runq=[0 3] fibers=12
+void schedtrace_line(std::int64_t since_start_ns) {
+  const SchedStats st = stats();
+  std::string line = "SCHED " + std::to_string(since_start_ns / 1'000'000) +
+                     "ms: procs=" + std::to_string(st.procs) +
+                     " idleprocs=" + std::to_string(st.idle_procs) +
+                     " threads=" + std::to_string(st.threads) +
+                     " spinning=" + std::to_string(st.spinning) +
+                     " globrunq=" + std::to_string(st.global_runq) + " runq=[";
+  for (std::size_t i = 0; i < st.per_proc.size(); i++) {
+    if (i) line += ' ';
+    line += std::to_string(st.per_proc[i].runq_len);
+  }
+  line += "] fibers=" + std::to_string(st.live_fibers) + "\n";
+  if (write(2, line.data(), line.size()) < 0) {
+  }
+}
+
+// schedtrace: the WEFT_SCHEDTRACE interval (0: off); started: when run() began.
+void sysmon_loop(Sched* s, std::int64_t schedtrace, std::int64_t started) {
+  trace_thread_is_sysmon();
+  std::int64_t schedtrace_next = started + schedtrace;  // unused when schedtrace == 0
   std::int64_t delay = 20'000;
   int idle = 0;
   while (!s->stopping.load(std::memory_order_acquire)) {
@@ -102,6 +144,7 @@ void sysmon_loop(Sched* s) {
       if (s->npidle.load(std::memory_order_seq_cst) == s->nprocs &&
           !s->stopping.load(std::memory_order_acquire)) {
         std::int64_t next = next_timer(s);
+        if (schedtrace != 0 && (next == 0 || schedtrace_next < next)) next = schedtrace_next;
         s->sysmon_note.sleep_until_ns(next == 0 ? -1 : next);
       }
       s->sysmon_sleeping.store(false, std::memory_order_seq_cst);
@@ -110,6 +153,11 @@ void sysmon_loop(Sched* s) {
     }
     s->n_sysmon_ticks.fetch_add(1, std::memory_order_relaxed);
     const std::int64_t now = nanotime();
+    if (schedtrace != 0 && now >= schedtrace_next) {
+      schedtrace_line(now - started);
+      schedtrace_next += schedtrace;
+      if (schedtrace_next <= now) schedtrace_next = now + schedtrace;  // no burst after a stall
+    }
     // An overdue timer with idle Ps and nobody spinning: nobody is going to run it.
     std::int64_t next = next_timer(s);
     if (next != 0 && next < now && s->npidle.load() > 0 && s->nmspinning.load() == 0) wakep();
@@ -128,7 +176,9 @@ void sysmon_loop(Sched* s) {
 
 }  // namespace
 
-void sysmon_start(Sched* s) { s->sysmon = std::thread(sysmon_loop, s); }
+void sysmon_start(Sched* s) {
+  s->sysmon = std::thread(sysmon_loop, s, schedtrace_interval(), nanotime());
+}
 
 void sysmon_wake(Sched* s) {
   if (s->sysmon_sleeping.load(std::memory_order_seq_cst)) s->sysmon_note.wakeup();

@@ -43,10 +43,6 @@ weft_systemstack_switch:
 
 namespace weft::detail {
 
-namespace {
-constexpr std::size_t kSystemStackSize = 1 << 20;  // virtual; committed as touched
-}
-
 void systemstack_call(void (*fn)(void*), void* arg) {
 #if WEFT_SPLIT_STACK
   M* m = getm();

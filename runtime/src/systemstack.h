@@ -10,6 +10,7 @@
 // with guarded stacks (no split-stack code) it always does.
 #pragma once
 
+#include <cstddef>
 #include <utility>
 
 namespace weft::detail {
@@ -25,6 +26,9 @@ inline void systemstack(F&& f) {
   std::forward<F>(f)();
 #endif
 }
+
+// The size of an M's system stack (M::system_stack): mapped, committed as touched.
+inline constexpr std::size_t kSystemStackSize = std::size_t{1} << 20;
 
 struct M;
 // systemstack_init() gives m its system stack; systemstack_free() releases it.

@@ -29,7 +29,8 @@ class WeftdProcess:
 
     def __enter__(self):
         self.proc = subprocess.Popen(
-            [self.binary, '--amqp-listen', '127.0.0.1:%d' % self.port] + self.extra,
+            [self.binary, '--amqp-listen', '127.0.0.1:%d' % self.port,
+             '--http-listen', '127.0.0.1:0'] + self.extra,
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

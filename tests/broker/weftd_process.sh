@@ -4,7 +4,8 @@
 start_weftd() {
   port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   weftd_logfile=$(mktemp)
-  "$1" --amqp-listen "127.0.0.1:$port" >"$weftd_logfile" 2>&1 &
+  # --http-listen on port 0: the admin port must not collide with another weftd.
+  "$1" --amqp-listen "127.0.0.1:$port" --http-listen 127.0.0.1:0 >"$weftd_logfile" 2>&1 &
   weftd_pid=$!
   trap 'kill $weftd_pid 2>/dev/null || true; rm -f "$weftd_logfile"' EXIT
   for _ in $(seq 1 300); do

@@ -272,6 +272,20 @@ class UnixListener : public Listener {
 
 Result<Listener> listen_addr(const Address& addr, const ListenOptions& opts = {});
 
+// ---- introspection -----------------------------------------------------------------
+
+// PollerStats: what the network poller has done since the process started (for
+// /debug/vars). All zero until the first socket is opened.
+struct PollerStats {
+  std::int64_t registered_fds = 0;   // descriptors registered with the poller now
+  std::int64_t waiting_fibers = 0;   // fibers parked on socket readiness now
+  std::uint64_t polls = 0;           // non-blocking polls (a P looking for work, sysmon)
+  std::uint64_t blocking_polls = 0;  // polls by the M waiting while every P was idle
+  std::uint64_t fibers_woken = 0;    // fibers made runnable by readiness
+  std::uint64_t wakes = 0;           // interruptions of a blocking poll
+};
+PollerStats poller_stats();
+
 // ---- composition -------------------------------------------------------------------
 
 // Recording<C> is a C that keeps a copy of every byte read and written through it -- a
