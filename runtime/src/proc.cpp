@@ -251,6 +251,9 @@ void publishm(M* m) {
   sched->lock.lock();
   sched->allm.push_back(m);
   sched->lock.unlock();
+  // Its thread may already be parked in stopm(), having looked at `stopping` before
+  // begin_shutdown() set it and copied allm without it: wake it (seen under TSan).
+  if (sched->stopping.load(std::memory_order_seq_cst)) m->park.wakeup();
 }
 
 // startm() runs p (an idle P if nullptr) on an idle or new M.
@@ -662,8 +665,8 @@ void fiber_main(transfer_t t) {
 }
 
 void gdestroy(M* m, G* g) {
+  if (trace_enabled()) trace_fiber_exit(g->id, g->name);  // before fibers() stops listing it
   g->status.store(GStatus::dead, std::memory_order_release);
-  if (trace_enabled()) trace_fiber_exit(g->id, g->name);
   spin_acquire(g->ident_lock);
   g->name.clear();
   spin_release(g->ident_lock);

@@ -78,6 +78,9 @@ bool timer_del(Timer* t) {
 void timer_add_impl(Timer* t) {
   M* m = getm();
   P* p = m && m->p ? m->p : (m && m->oldp ? m->oldp : sched->allp[0]);
+  // Once the lock is released the timer may fire at once and its owner reuse it (a
+  // sleep_for Timer lives on the sleeping fiber's stack): read nothing from t after.
+  const std::int64_t when = t->when;
   p->timer_lock.lock();
   t->p.store(p, std::memory_order_release);
   p->timers.push(t);
@@ -89,7 +92,7 @@ void timer_add_impl(Timer* t) {
   // sleeps past this one), or -- when added from outside a P -- sysmon and a spinner.
   if (sched->poller_busy.load(std::memory_order_seq_cst)) {
     std::int64_t until = sched->poll_until.load(std::memory_order_seq_cst);
-    if (until == 0 || t->when < until) poll_break();
+    if (until == 0 || when < until) poll_break();
   }
   if (!m || !m->p) {
     sysmon_wake(sched);
