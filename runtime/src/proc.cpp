@@ -395,6 +395,15 @@ void switch_away(M* m, G* g, PostKind kind) {
 #if !WEFT_SPLIT_STACK
   if (!stack_canary_ok(g->stack)) overflow_report(g);
 #endif
+  // The trace's fiber_park / fiber_stop (arg: 0 yield, 1 to the global queue -- preempted,
+  // or back from a blocking call without a P -- 2 exit), here rather than in each caller:
+  // switch_away has a frame anyway, so the hook costs its callers nothing when off.
+  if (trace_enabled())
+    trace_emit(kind == PostKind::park ? EventKind::fiber_park : EventKind::fiber_stop, g->id,
+               kind == PostKind::exit ? 2 : kind == PostKind::yield_global ? 1 : 0, 0,
+               kind == PostKind::park ? g->wait_reason.load(std::memory_order_relaxed)
+                                      : WaitReason::none,
+               kTraceAutoP);
   P* p = m->p;
   G* next = nullptr;
   bool inherit = false;
@@ -659,7 +668,6 @@ void fiber_main(transfer_t t) {
   g->fn.reset();
   if (g->id == main_id) systemstack([] { begin_shutdown(); });
   m = getm();  // the fiber may have moved
-  trace_event(EventKind::fiber_stop, g->id, 2);
   switch_away(m, m->curg, PostKind::exit);
   __builtin_unreachable();
 }
@@ -729,7 +737,6 @@ void park(WaitReason reason, bool (*unlock)(G*, void*), void* arg) {
   g->park_unlock = unlock;
   g->park_arg = arg;
   g->status_since.store(coarse_now(), std::memory_order_relaxed);
-  trace_event(EventKind::fiber_park, g->id, 0, 0, reason);
   switch_away(m, g, PostKind::park);
   g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
 }
@@ -754,7 +761,6 @@ void ready_impl(G* g) {
 
 void gosched(M* m, bool global) {
   G* g = m->curg;
-  trace_event(EventKind::fiber_stop, g->id, 0);
   switch_away(m, g, global ? PostKind::yield_global : PostKind::yield_local);
 }
 
@@ -766,7 +772,6 @@ void check_preempt() {
   if (!p->preempt.load(std::memory_order_relaxed)) return;
   p->preempt.store(false, std::memory_order_relaxed);
   sched->n_preemptions.fetch_add(1, std::memory_order_relaxed);
-  trace_event(EventKind::fiber_stop, g->id, 1);
   switch_away(m, g, PostKind::yield_global);
 }
 
@@ -813,7 +818,6 @@ void exit_blocking_impl() {
     return;
   }
   // None: queue g for whoever has a P, and park this M (on g0, see schedule()).
-  trace_event(EventKind::fiber_stop, g->id, 0);
   switch_away(m, g, PostKind::yield_global);
 }
 

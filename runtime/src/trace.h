@@ -1,9 +1,11 @@
 // trace.h (private): the scheduler's hooks into the event trace (weft/trace.h).
 //
 // Every hook is one line, `trace_event(kind, ...)`. With no trace running it costs one
-// relaxed load of `trace_on` and a not-taken branch; the arguments are plain loads the
-// compiler sinks into the branch. The recorder (trace_emit, trace.cpp) stamps the event
-// with the time, the calling M and its P, and appends it to the calling thread's ring.
+// relaxed load of `trace_on` and a not-taken branch (plus, at most, a load of an argument
+// such as g->id). The recorder (trace_emit, trace.cpp) is cold and out of line; it stamps
+// the event with the time, the calling M and its P, and appends it to the calling
+// thread's ring. Keep hooks out of functions that otherwise need no frame (a tail call):
+// a call on the cold path makes GCC save registers on the hot one (docs/design.md).
 #pragma once
 
 #include <atomic>
@@ -21,8 +23,8 @@ extern std::atomic<bool> trace_on;
 // `p` of an event: the calling M's P unless a hook names one (sysmon's handoff).
 inline constexpr int kTraceAutoP = -32768;
 
-void trace_emit(EventKind kind, FiberId fiber, std::uint64_t arg, std::uint64_t arg2,
-                WaitReason reason, int p);
+[[gnu::cold]] void trace_emit(EventKind kind, FiberId fiber, std::uint64_t arg,
+                              std::uint64_t arg2, WaitReason reason, int p);
 
 inline bool trace_enabled() { return trace_on.load(std::memory_order_relaxed); }
 

@@ -23,7 +23,8 @@ namespace weft::trace {
 enum class EventKind : std::uint8_t {
   fiber_create,   // fiber = new fiber, arg = creator's fiber id (0 if none)
   fiber_run,      // an M starts running `fiber` on P `p`
-  fiber_stop,     // `fiber` stops running: yield (arg=0), preempted (arg=1), exit (arg=2)
+  fiber_stop,     // `fiber` stops running: yield (arg=0), preempted (arg=1; also a fiber
+                  // back from blocking() whose P was taken), exit (arg=2)
   fiber_park,     // `fiber` parks; reason says why
   fiber_unpark,   // `fiber` made runnable by the fiber running on this M (or a thread)
   steal,          // P `p` stole `arg` fibers from P `arg2`
