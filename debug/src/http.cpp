@@ -203,7 +203,7 @@ void HttpServer::serve(net::Listener& listener) {
       continue;
     }
     wg.add(1);
-    weft::go("http conn", [this, &wg, conn = std::move(*c)]() mutable {
+    weft::go("http conn", [this, wg, conn = std::move(*c)]() mutable {
       {
         std::lock_guard lock(impl_->mu);
         impl_->live.insert(&conn);

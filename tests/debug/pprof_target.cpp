@@ -83,19 +83,19 @@ int main() {
     weft::Chan<int> never(0), ticks(0);
     weft::Mutex mu;
     wg.add(7);
-    weft::go("burner", [&] {
+    weft::go("burner", [&, wg] {
       weft::with_labels({{"role", "burner"}}, [] { weft_test_burn_cpu(); });
       wg.done();
     });
-    weft::go("parked-receiver", [&] {
+    weft::go("parked-receiver", [&, wg] {
       weft_test_wait_forever(never);
       wg.done();
     });
-    weft::go("blocked-receiver", [&] {
+    weft::go("blocked-receiver", [&, wg] {
       weft_test_receive_after_delay(ticks);
       wg.done();
     });
-    weft::go("feeder", [&] {
+    weft::go("feeder", [&, wg] {
       while (!stopping.load()) {
         weft::sleep_for(std::chrono::milliseconds(20));
         ticks.send(1);
@@ -104,12 +104,12 @@ int main() {
       wg.done();
     });
     for (int i = 0; i < 2; i++) {
-      weft::go("contender", [&] {
+      weft::go("contender", [&, wg] {
         weft_test_contend(mu);
         wg.done();
       });
     }
-    weft::go("signals", [&] {
+    weft::go("signals", [&, wg] {
       int sig = 0;
       weft::blocking([&] { sigwait(&sigs, &sig); });
       stopping.store(true);
