@@ -16,10 +16,10 @@
 #include "cpuprof.h"
 #include "labelset.h"
 #include "leaf.h"
-#include "systemstack.h"
 #include "netpoll_hook.h"
-#include "trace.h"
 #include "registry.h"
+#include "systemstack.h"
+#include "trace.h"
 #include "weft/runtime.h"
 
 #if WEFT_SPLIT_STACK
@@ -322,8 +322,7 @@ void resetspinning(M* m) {
 
 inline void execute_prep(M* m, P* p, G* g, bool inherit) {
   if (!inherit) {
-    p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1,
-                       std::memory_order_relaxed);
+    p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (p->preempt.load(std::memory_order_relaxed))
       p->preempt.store(false, std::memory_order_relaxed);
   }
@@ -335,8 +334,7 @@ inline void execute_prep(M* m, P* p, G* g, bool inherit) {
   g->m = m;
   m->curg = g;
   trace_event(EventKind::fiber_run, g->id);
-  p->n_switches.store(p->n_switches.load(std::memory_order_relaxed) + 1,
-                      std::memory_order_relaxed);
+  p->n_switches.store(p->n_switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
 void gdestroy(M* m, G* g);
@@ -389,6 +387,19 @@ void post_switch(M* m) {
 [[noreturn]] void overflow_report(G* g);
 #endif
 
+// end_inherited_slice() honours a preemption request that reached a direct switch: a
+// chain of fibers handing runnext to each other never passes execute_prep() without
+// inheriting, so it would keep the 10 ms slice (and the P) forever. The runnext G goes
+// to the tail of the run queue and the caller switches through g0, whose schedule()
+// runs due timers and may take from the global queue first.
+void end_inherited_slice(P* p) {
+  p->preempt.store(false, std::memory_order_relaxed);
+  sched->n_preemptions.fetch_add(1, std::memory_order_relaxed);
+  G* rn = p->runnext.load(std::memory_order_relaxed);
+  if (rn && p->runnext.compare_exchange_strong(rn, nullptr, std::memory_order_acq_rel))
+    runq_put(p, rn, false);
+}
+
 // switch_away() leaves the running fiber g with post action `kind`: directly to the next
 // runnable G of this P if there is one, to g0 otherwise. Returns when g is resumed.
 void switch_away(M* m, G* g, PostKind kind) {
@@ -399,19 +410,29 @@ void switch_away(M* m, G* g, PostKind kind) {
   // or back from a blocking call without a P -- 2 exit), here rather than in each caller:
   // switch_away has a frame anyway, so the hook costs its callers nothing when off.
   if (trace_enabled())
-    trace_emit(kind == PostKind::park ? EventKind::fiber_park : EventKind::fiber_stop, g->id,
-               kind == PostKind::exit ? 2 : kind == PostKind::yield_global ? 1 : 0, 0,
-               kind == PostKind::park ? g->wait_reason.load(std::memory_order_relaxed)
-                                      : WaitReason::none,
-               kTraceAutoP);
+    trace_emit(
+        kind == PostKind::park ? EventKind::fiber_park : EventKind::fiber_stop, g->id,
+        kind == PostKind::exit           ? 2
+        : kind == PostKind::yield_global ? 1
+                                         : 0,
+        0,
+        kind == PostKind::park ? g->wait_reason.load(std::memory_order_relaxed) : WaitReason::none,
+        kTraceAutoP);
   P* p = m->p;
   G* next = nullptr;
   bool inherit = false;
   if (p && !sched->stopping.load(std::memory_order_relaxed)) {
-    if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
-        sched->runqsize.load(std::memory_order_relaxed) > 0)
-      systemstack([&] { next = globrunq_get(p, 1); });
-    if (!next) next = runq_get(p, &inherit);
+    if (p->preempt.load(std::memory_order_relaxed)) [[unlikely]] {
+      systemstack([p] { end_inherited_slice(p); });  // then schedule() on g0 picks
+    } else if (--p->switch_budget == 0) [[unlikely]] {
+      p->switch_budget = 61;
+      if (sched->runqsize.load(std::memory_order_relaxed) > 0)
+        systemstack([&] { next = globrunq_get(p, 1); });
+      std::int64_t t0 = p->timer0.load(std::memory_order_relaxed);
+      if (!next && !(t0 != 0 && t0 <= nanotime())) next = runq_get(p, &inherit);
+    } else {
+      next = runq_get(p, &inherit);
+    }
   }
   m->post = kind;
   m->post_g = g;
@@ -493,7 +514,8 @@ top:
   std::int64_t t0 = p->timer0.load(std::memory_order_relaxed);
   if (t0 != 0 && t0 <= nanotime()) timer_run(p, nanotime());
 
-  if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 && sched->runqsize.load(std::memory_order_relaxed) > 0)
+  if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
+      sched->runqsize.load(std::memory_order_relaxed) > 0)
     if (G* g = globrunq_get(p, 1)) return *inherit = false, g;
   if (G* g = runq_get(p, inherit)) return g;
   if (sched->runqsize.load(std::memory_order_relaxed) > 0)
@@ -860,8 +882,7 @@ FiberId newproc_impl(Function& fn, std::string& name, std::source_location site)
   live_add(p, 1);
   trace_event(EventKind::fiber_create, id, m && m->curg ? m->curg->id : 0);
   if (p) {
-    p->n_spawned.store(p->n_spawned.load(std::memory_order_relaxed) + 1,
-                       std::memory_order_relaxed);
+    p->n_spawned.store(p->n_spawned.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     runq_put(p, g, true);
     wakep();
   } else {

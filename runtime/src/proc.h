@@ -32,6 +32,11 @@
 // *after* the old fiber is off its stack (requeue it, mark it waiting and release the
 // lock it parked under, free it) travels in M::post and is done by whoever is resumed
 // (post_switch()). This is Go's mcall(park_m) without the detour through g0.
+// The direct path must still give what schedule() gives: every 61st switch of a P looks
+// at the global queue and at the P's timers (a due timer sends the switch through g0),
+// and a pending preemption request ends an inherited time slice there (the runnext G
+// loses its place to the tail of the run queue), so two fibers that switch straight to
+// each other cannot starve timers, the global queue or the netpoller.
 //
 // Locks: Sched::lock (rank sched) guards the idle P and M lists and M creation; it is
 // never held while running fibers or timers.
@@ -65,10 +70,11 @@ struct alignas(64) P {
   int id = 0;
   std::atomic<PStatus> status{PStatus::idle};
   M* m = nullptr;
-  P* link = nullptr;  // idle list
-  std::atomic<std::uint32_t> schedtick{0};     // schedules not inherited from runnext
-  std::atomic<bool> preempt{false};            // sysmon: the running G exceeded 10 ms
-  std::atomic<std::uint32_t> syscalltick{0};   // incremented per blocking() call
+  P* link = nullptr;                          // idle list
+  std::atomic<std::uint32_t> schedtick{0};    // schedules not inherited from runnext
+  std::atomic<bool> preempt{false};           // sysmon: the running G exceeded 10 ms
+  std::uint32_t switch_budget = 61;           // direct switches until the next look (owner)
+  std::atomic<std::uint32_t> syscalltick{0};  // incremented per blocking() call
   Runq runq;
   std::atomic<G*> runnext{nullptr};
   // Free dead Gs (with their stacks), owner only; overflow goes to Sched::gfree.
@@ -78,8 +84,8 @@ struct alignas(64) P {
   std::uint64_t goid_next = 0, goid_end = 0;
   // Timers.
   SpinLock timer_lock{LockRank::proc_timers};
-  TimerHeap timers;                       // guarded by timer_lock
-  std::atomic<std::int64_t> timer0{0};    // earliest deadline in `timers`, 0 if none
+  TimerHeap timers;                     // guarded by timer_lock
+  std::atomic<std::int64_t> timer0{0};  // earliest deadline in `timers`, 0 if none
   // sysmon's observations (sysmon thread only).
   std::uint32_t sysmon_schedtick = 0;
   std::int64_t sysmon_schedwhen = 0;
@@ -103,22 +109,22 @@ enum class PostKind : std::uint8_t {
 struct M {
   int id = 0;
   pid_t tid = 0;
-  Context g0;              // the thread's own stack
-  G* curg = nullptr;       // running fiber, nullptr when on g0
-  P* p = nullptr;          // attached P (nullptr while parked or in blocking())
-  P* nextp = nullptr;      // P handed over by startm()
-  P* oldp = nullptr;       // P left behind by enter_blocking()
+  Context g0;          // the thread's own stack
+  G* curg = nullptr;   // running fiber, nullptr when on g0
+  P* p = nullptr;      // attached P (nullptr while parked or in blocking())
+  P* nextp = nullptr;  // P handed over by startm()
+  P* oldp = nullptr;   // P left behind by enter_blocking()
   bool spinning = false;
   bool exiting = false;
   Note park;
-  M* link = nullptr;       // idle list
+  M* link = nullptr;  // idle list
   std::thread thread;
-  SwitchRecord rec;        // the record passed through this M's jumps
+  SwitchRecord rec;  // the record passed through this M's jumps
   PostKind post = PostKind::none;
   G* post_g = nullptr;
   std::uint64_t fastrand = 0;
-  void* altstack = nullptr;  // signal stack (overflow handler, SIGPROF: cpuprof.cpp)
-  stack_t old_altstack{};    // the thread's previous one (a sanitizer's), restored
+  void* altstack = nullptr;      // signal stack (overflow handler, SIGPROF: cpuprof.cpp)
+  stack_t old_altstack{};        // the thread's previous one (a sanitizer's), restored
   void* system_stack = nullptr;  // systemstack.h (segmented stacks only)
   bool on_system_stack = false;
 };
@@ -142,8 +148,8 @@ struct Sched {
   // The M blocked waiting for timers (or the netpoller) when every P is idle.
   std::atomic<bool> poller_busy{false};
   std::atomic<std::int64_t> poll_until{0};  // its deadline, 0 if none
-  Note poll_note;                            // used when no netpoller is installed
-  std::atomic<std::int64_t> last_poll{0};    // now_ns() of the last netpoll
+  Note poll_note;                           // used when no netpoller is installed
+  std::atomic<std::int64_t> last_poll{0};   // now_ns() of the last netpoll
   // Free Gs overflowing the Ps' caches, in batches; guarded by gfree_lock.
   SpinLock gfree_lock{LockRank::registry};
   struct GBatch {

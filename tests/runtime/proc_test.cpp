@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "weft/chan.h"
 #include "weft/detail/test_hooks.h"
 #include "weft/mutex.h"
 #include "weft/time.h"
@@ -253,6 +254,75 @@ TEST_P(ProcTest, LongRunningFiberIsAskedToYield) {
   }
 }
 
+// Two fibers that switch straight to each other (switch_away's direct path, never
+// through g0's schedule()) must not starve their P's timers. With one P nobody else
+// would run them: main's sleep would only end when the bounded loop gives up.
+TEST(ProcFairness, YieldingPairLetsTimersFire) {
+  constexpr long kBound = 5'000'000;  // far more yields than 5 ms takes
+  std::atomic<bool> woke{false};
+  long rounds = 0;
+  weft::Options opts;
+  opts.procs = 1;
+  weft::run(
+      [&] {
+        weft::WaitGroup wg;
+        for (int i = 0; i < 2; i++) {
+          wg.add(1);
+          weft::go([wg, &woke, &rounds, i] {
+            for (long n = 0; n < kBound && !woke.load(); n++) {
+              if (i == 0) rounds = n;
+              weft::yield();
+            }
+            wg.done();
+          });
+        }
+        weft::sleep_for(5ms);
+        woke = true;
+        wg.wait();
+      },
+      opts);
+  EXPECT_LT(rounds, kBound - 1) << "the sleeper only woke when the yielding pair gave up";
+}
+
+// The same with a pair bouncing over unbuffered channels: each hands the other runnext,
+// inheriting the time slice, so schedule() never runs between them.
+TEST(ProcFairness, ChannelPingPongLetsTimersFire) {
+  constexpr long kBound = 3'000'000;
+  std::atomic<bool> woke{false};
+  long rounds = 0;
+  weft::Options opts;
+  opts.procs = 1;
+  weft::run(
+      [&] {
+        weft::Chan<long> ping(0), pong(0);
+        weft::WaitGroup wg;
+        wg.add(2);
+        weft::go([wg, ping, pong, &woke, &rounds] {
+          long n = 0;
+          for (; n < kBound && !woke.load(); n++) {
+            ping.send(n);
+            pong.recv();
+          }
+          rounds = n;
+          ping.send(-1);
+          wg.done();
+        });
+        weft::go([wg, ping, pong] {
+          for (;;) {
+            auto v = ping.recv();
+            if (!v || *v < 0) break;
+            pong.send(*v);
+          }
+          wg.done();
+        });
+        weft::sleep_for(5ms);
+        woke = true;
+        wg.wait();
+      },
+      opts);
+  EXPECT_LT(rounds, kBound) << "the sleeper only woke when the ping-pong gave up";
+}
+
 TEST_P(ProcTest, ExceptionsCaughtInsideFibersSurviveSwitches) {
   std::atomic<int> ok{0};
   run([&] {
@@ -288,7 +358,8 @@ TEST(ProcDeath, UncaughtExceptionEndsTheProcessNamingTheFiber) {
         });
       },
       ::testing::ExitedWithCode(2),
-      "panic: uncaught exception in fiber: boom(.|\n)*fiber [0-9]+ \"thrower\"(.|\n)*proc_test.cpp");
+      "panic: uncaught exception in fiber: boom(.|\n)*fiber [0-9]+ "
+      "\"thrower\"(.|\n)*proc_test.cpp");
 }
 
 TEST(ProcIdle, IdleRuntimeMakesNoWakeups) {
