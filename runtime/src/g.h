@@ -43,21 +43,21 @@ struct LabelSet;
 enum class GStatus : std::uint8_t { idle, runnable, running, waiting, syscall, dead };
 
 struct G {
-  Context ctx;                   // saved registers while not running
-  Stack stack;                   // first segment (segmented) or the whole stack
+  Context ctx;  // saved registers while not running
+  Stack stack;  // first segment (segmented) or the whole stack
   std::atomic<GStatus> status{GStatus::idle};
   std::atomic<WaitReason> wait_reason{WaitReason::none};  // relaxed: read by snapshots
-  std::atomic<std::int64_t> status_since{0};  // now_ns() of the last status change
+  std::atomic<std::int64_t> status_since{0};              // now_ns() of the last status change
   FiberId id = 0;
-  M* m = nullptr;                // the M running it (valid while running/syscall)
-  G* schedlink = nullptr;        // free lists
-  G* allg_next = nullptr;        // registry (never unlinked: Gs are recycled)
-  Function fn;                   // the body; reset when it returns
+  M* m = nullptr;          // the M running it (valid while running/syscall)
+  G* schedlink = nullptr;  // free lists
+  G* allg_next = nullptr;  // registry (never unlinked: Gs are recycled)
+  Function fn;             // the body; reset when it returns
   // Identity, written when a fiber starts and ends on this G, read by snapshots:
   // guarded by ident_lock (a spin word; never contended in practice).
   std::atomic<std::uint32_t> ident_lock{0};
   std::string name;
-  std::source_location site;     // where go() was called
+  std::source_location site;  // where go() was called
   // Park protocol scratch (see proc.h park()):
   bool (*park_unlock)(G*, void*) = nullptr;
   void* park_arg = nullptr;
@@ -68,6 +68,11 @@ struct G {
   // G, so a walk of its saved stack from another thread can tell it was not resumed.
   std::atomic<LabelSet*> labels{nullptr};
   std::atomic<std::uint32_t> resumes{0};
+  // Stack trimming (stack_trim.cpp): `trim` is 1 while sysmon drops pages below the
+  // saved stack pointer (ready() waits for 0); `trimmed_at` (sysmon only) is the
+  // `resumes` value of the last park that was trimmed.
+  std::atomic<std::uint8_t> trim{0};
+  std::uint32_t trimmed_at = ~0u;
 };
 
 // Default fiber name when go() is given none.

@@ -348,6 +348,14 @@ inline void live_add(P* p, std::int64_t d) {
     registry_live_add(d);
 }
 
+// set_runnable_after_wait() moves a waiting G to runnable, after any stack trim that
+// sysmon started on it has finished (the Dekker pair of stack_trim.cpp).
+inline void set_runnable_after_wait(G* g) {
+  g->status.store(GStatus::runnable, std::memory_order_seq_cst);
+  while (g->trim.load(std::memory_order_seq_cst)) [[unlikely]]
+    cpu_relax();
+}
+
 // post_switch() finishes whatever the previous context left in m->post. Runs first
 // thing on every resumed context (see proc.h, "Switching").
 void post_switch(M* m) {
@@ -372,7 +380,7 @@ void post_switch(M* m) {
       if (prev->park_unlock && !prev->park_unlock(prev, prev->park_arg)) {
         // Cancelled: the event it waits for already happened.
         trace_event(EventKind::fiber_unpark, prev->id);
-        prev->status.store(GStatus::runnable, std::memory_order_relaxed);
+        set_runnable_after_wait(prev);
         runq_put(m->p, prev, true);
       }
       break;
@@ -770,7 +778,7 @@ void ready(G* g) {
 void ready_impl(G* g) {
   trace_event(EventKind::fiber_unpark, g->id);
   g->status_since.store(0, std::memory_order_relaxed);  // kept for waits only
-  g->status.store(GStatus::runnable, std::memory_order_relaxed);
+  set_runnable_after_wait(g);
   M* m = getm();
   P* p = m ? m->p : nullptr;
   if (!p) {
@@ -972,6 +980,14 @@ int run_runtime(Function main_fn, Options opts) {
   auto* s = new Sched;
   s->nprocs = procs;
   s->stack_size = stack_size;
+  {
+    std::int64_t ms = opts.stack_trim_after_ms;
+    if (ms == 0) {
+      const char* v = std::getenv("WEFT_STACK_TRIM_MS");
+      ms = v && std::strcmp(v, "0") == 0 ? -1 : env_int("WEFT_STACK_TRIM_MS", 1000);
+    }
+    s->stack_trim_after = ms < 0 ? 0 : ms * 1'000'000;
+  }
   for (int i = 0; i < procs; i++) {
     P* p = new P;
     p->id = i;

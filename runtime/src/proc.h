@@ -166,6 +166,8 @@ struct Sched {
   std::atomic<std::uint64_t> n_parks{0}, n_wakeups{0}, n_handoffs{0}, n_preempt_requests{0},
       n_preemptions{0}, n_sysmon_ticks{0}, n_timer_fires{0}, n_stacks{0};
   std::size_t stack_size = 0;
+  std::int64_t stack_trim_after = 0;  // ns a fiber waits before its stack is trimmed; 0: never
+  std::atomic<std::uint64_t> n_stack_trimmed{0};  // bytes given back by stack_trim_pass
 };
 
 // The running runtime; nullptr when none.

@@ -10,11 +10,14 @@
 //   - starts an M when a timer is overdue and nobody is looking (every P busy with a
 //     long-running fiber, or idle Ps whose timers nobody watches);
 //   - polls the network when nobody has for 10 ms (netpoll_hook.h);
+//   - gives back the stack pages below the stack pointer of fibers parked for longer
+//     than Options::stack_trim_after_ms (stack_trim.cpp), once a second at most;
 //   - with WEFT_SCHEDTRACE=<ms>, prints a scheduler summary line to stderr every <ms>.
 // The tick starts at 20 µs and doubles after 1 ms without anything to do, up to 10 ms.
 // When every P is idle sysmon sleeps on its note until the next timer or until an M
 // takes a P (startm), so an idle runtime makes no wake-ups at all (with WEFT_SCHEDTRACE
-// set, that sleep ends at the next line due as well).
+// set, that sleep ends at the next line due as well; and once, stack_trim_after after the
+// last fiber switch, for a last trimming pass).
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +28,7 @@
 
 #include "netpoll_hook.h"
 #include "proc.h"
+#include "stack_trim.h"
 #include "trace.h"
 #include "weft/introspect.h"
 
@@ -36,7 +40,9 @@ constexpr std::int64_t kForcePreemptNs = 10'000'000;  // 10 ms
 constexpr std::int64_t kPollIntervalNs = 10'000'000;
 
 void usleep_ns(std::int64_t ns) {
-  struct timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  struct timespec ts {
+    static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)
+  };
   nanosleep(&ts, nullptr);
 }
 
@@ -73,7 +79,8 @@ int retake(Sched* s, std::int64_t now) {
       // Leave it alone if there is nothing for the P to do and other Ms are around to
       // pick up new work -- unless the call has been going on for 10 ms.
       if (p->runq.empty() && !p->runnext.load(std::memory_order_relaxed) &&
-          s->nmspinning.load() + s->npidle.load() > 0 && now - p->sysmon_syscallwhen < kForcePreemptNs)
+          s->nmspinning.load() + s->npidle.load() > 0 &&
+          now - p->sysmon_syscallwhen < kForcePreemptNs)
         continue;
       PStatus expect = PStatus::syscall;
       if (p->status.compare_exchange_strong(expect, PStatus::idle, std::memory_order_seq_cst)) {
@@ -87,6 +94,42 @@ int retake(Sched* s, std::int64_t now) {
   }
   return n;
 }
+
+std::uint64_t total_switches(Sched* s) {
+  std::uint64_t n = 0;
+  for (P* p : s->allp) n += p->n_switches.load(std::memory_order_relaxed);
+  return n;
+}
+
+// Trimmer paces stack_trim_pass(): a pass at most once per min(stack_trim_after, 1 s)
+// while fibers run, and when the runtime goes idle, one more pass stack_trim_after
+// after the last switch (every fiber then parked has waited long enough), then none.
+struct Trimmer {
+  std::int64_t after = 0;        // Sched::stack_trim_after
+  std::int64_t next_pass = 0;    // nanotime() of the next periodic pass
+  std::int64_t last_pass = 0;    // nanotime() of the last pass
+  std::uint64_t switches = 0;    // total_switches() when last looked at
+  std::int64_t last_change = 0;  // nanotime() when that count last moved
+
+  void tick(Sched* s, std::int64_t now) {
+    if (after <= 0) return;
+    const std::uint64_t sw = total_switches(s);
+    if (sw != switches) {
+      switches = sw;
+      last_change = now;
+    }
+    if (now >= next_pass) {
+      stack_trim_pass(coarse_now());
+      last_pass = now;
+      next_pass = now + std::min<std::int64_t>(after, 1'000'000'000);
+    }
+  }
+  // idle_deadline() is when the idle runtime still needs a pass; 0: it does not.
+  std::int64_t idle_deadline() const {
+    if (after <= 0 || last_pass >= last_change + after) return 0;
+    return std::max(last_change + after, next_pass);
+  }
+};
 
 std::int64_t next_timer(Sched* s) {
   std::int64_t next = 0;
@@ -111,12 +154,11 @@ std::int64_t schedtrace_interval() {
 //   SCHED 1004ms: procs=2 idleprocs=1 threads=4 spinning=0 globrunq=0 runq=[0 3] fibers=12
 void schedtrace_line(std::int64_t since_start_ns) {
   const SchedStats st = stats();
-  std::string line = "SCHED " + std::to_string(since_start_ns / 1'000'000) +
-                     "ms: procs=" + std::to_string(st.procs) +
-                     " idleprocs=" + std::to_string(st.idle_procs) +
-                     " threads=" + std::to_string(st.threads) +
-                     " spinning=" + std::to_string(st.spinning) +
-                     " globrunq=" + std::to_string(st.global_runq) + " runq=[";
+  std::string line =
+      "SCHED " + std::to_string(since_start_ns / 1'000'000) +
+      "ms: procs=" + std::to_string(st.procs) + " idleprocs=" + std::to_string(st.idle_procs) +
+      " threads=" + std::to_string(st.threads) + " spinning=" + std::to_string(st.spinning) +
+      " globrunq=" + std::to_string(st.global_runq) + " runq=[";
   for (std::size_t i = 0; i < st.per_proc.size(); i++) {
     if (i) line += ' ';
     line += std::to_string(st.per_proc[i].runq_len);
@@ -132,6 +174,10 @@ void sysmon_loop(Sched* s, std::int64_t schedtrace, std::int64_t started) {
   std::int64_t schedtrace_next = started + schedtrace;  // unused when schedtrace == 0
   std::int64_t delay = 20'000;
   int idle = 0;
+  Trimmer trimmer;
+  trimmer.after = s->stack_trim_after;
+  trimmer.next_pass = started + std::min<std::int64_t>(trimmer.after, 1'000'000'000);
+  trimmer.last_change = started;
   while (!s->stopping.load(std::memory_order_acquire)) {
     if (idle == 0)
       delay = 20'000;
@@ -145,6 +191,7 @@ void sysmon_loop(Sched* s, std::int64_t schedtrace, std::int64_t started) {
           !s->stopping.load(std::memory_order_acquire)) {
         std::int64_t next = next_timer(s);
         if (schedtrace != 0 && (next == 0 || schedtrace_next < next)) next = schedtrace_next;
+        if (std::int64_t t = trimmer.idle_deadline(); t != 0 && (next == 0 || t < next)) next = t;
         s->sysmon_note.sleep_until_ns(next == 0 ? -1 : next);
       }
       s->sysmon_sleeping.store(false, std::memory_order_seq_cst);
@@ -167,6 +214,7 @@ void sysmon_loop(Sched* s, std::int64_t schedtrace, std::int64_t started) {
       // Fibers readied here go to the global queue (sysmon has no P).
       netpoll_inject(0);
     }
+    trimmer.tick(s, now);
     if (retake(s, now) > 0)
       idle = 0;
     else

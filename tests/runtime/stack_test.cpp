@@ -1,12 +1,17 @@
 // stack_test.cpp: fiber stacks (runtime/src/stack*.cpp).
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 
+#include "weft/chan.h"
 #include "weft/detail/test_hooks.h"
+#include "weft/introspect.h"
 #include "weft/mutex.h"
 #include "weft/time.h"
 #include "weft/waitgroup.h"
@@ -149,6 +154,126 @@ TEST_P(StackTest, RuntimeCallsNeverGrowAFiberStack) {
     children.wait();
     EXPECT_EQ(grown.load(), 0);
   });
+}
+
+long rss_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+// check_pattern() fills `n` bytes of its frame, parks on `ch`, and checks the bytes are
+// intact after the wake-up: what lies above a parked fiber's stack pointer must survive
+// trimming.
+__attribute__((noinline)) bool park_with_pattern(weft::Chan<int>& ch, int seed) {
+  volatile unsigned char buf[1024];
+  for (int i = 0; i < 1024; i++) buf[i] = static_cast<unsigned char>(seed * 31 + i);
+  auto v = ch.recv();
+  bool ok = v.has_value();
+  for (int i = 0; i < 1024; i++) ok = ok && buf[i] == static_cast<unsigned char>(seed * 31 + i);
+  return ok;
+}
+
+// deep_pattern() goes `depth` frames deep and, there, keeps a pattern alive for ~200 µs
+// while re-checking it: right after a wake-up these pages lie below the stack pointer
+// the fiber was parked at, exactly what a trim that raced with the resumption drops.
+__attribute__((noinline)) bool deep_pattern(int depth) {
+  volatile unsigned char pad[256];
+  pad[0] = static_cast<unsigned char>(depth);
+  if (depth > 0) return deep_pattern(depth - 1) && pad[0] == static_cast<unsigned char>(depth);
+  volatile unsigned char buf[2048];
+  for (int i = 0; i < 2048; i++) buf[i] = static_cast<unsigned char>(i * 7 + 1);
+  bool ok = true;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+  while (ok && std::chrono::steady_clock::now() < until)
+    for (int i = 0; i < 2048; i += 64) ok = ok && buf[i] == static_cast<unsigned char>(i * 7 + 1);
+  return ok;
+}
+
+// A fiber that once went deep and then parked gives the deep pages back; what it holds
+// above its stack pointer survives, and it can go deep again after the wake-up.
+TEST(StackTrim, ParkedFibersGiveBackTheirDeepPages) {
+  if (segmented()) GTEST_SKIP() << "segmented stacks are not trimmed";
+  constexpr int kFibers = 64;
+  static constexpr int kDepth = 200;  // ~64 KiB of frames
+  std::uint64_t trimmed = 0;
+  long rss_deep = 0, rss_trimmed = 0;
+  std::atomic<int> intact{0};
+  weft::Options opts;
+  opts.stack_trim_after_ms = 5;
+  weft::run(
+      [&] {
+        std::vector<weft::Chan<int>> chans;
+        for (int i = 0; i < kFibers; i++) chans.emplace_back(0);
+        weft::WaitGroup wg, deep;
+        for (int i = 0; i < kFibers; i++) {
+          wg.add(1);
+          deep.add(1);
+          weft::go([wg, deep, ch = chans[i], i, &intact]() mutable {
+            EXPECT_EQ(recurse(kDepth), kDepth);
+            deep.done();
+            if (park_with_pattern(ch, i)) intact++;
+            EXPECT_EQ(recurse(kDepth), kDepth);
+            wg.done();
+          });
+        }
+        deep.wait();
+        rss_deep = rss_bytes();
+        // Bounded wait for sysmon's pass (~5 ms after the last fiber parked).
+        for (int k = 0;
+             k < 2000 && weft::stats().stack_trimmed_bytes < std::uint64_t(kFibers) * kDepth * 128;
+             k++)
+          weft::sleep_for(std::chrono::milliseconds(5));
+        trimmed = weft::stats().stack_trimmed_bytes;
+        rss_trimmed = rss_bytes();
+        for (auto& ch : chans) ch.send(1);
+        wg.wait();
+      },
+      opts);
+  // recurse() frames are > 256 bytes: at least half of kDepth * 256 per fiber is below
+  // the parked stack pointer, in whole pages.
+  EXPECT_GE(trimmed, std::uint64_t(kFibers) * kDepth * 128);
+  EXPECT_LE(rss_trimmed, rss_deep - long(kFibers) * kDepth * 128)
+      << "trimmed pages are still resident";
+  EXPECT_EQ(intact.load(), kFibers);
+}
+
+// Fibers park and wake continuously while sysmon trims every fiber that has waited a
+// few milliseconds: a trim must never race with the fiber's resumption (its deep frames
+// or the bytes above its stack pointer would be lost).
+TEST(StackTrim, TrimmingRacesWithWakeups) {
+  if (segmented()) GTEST_SKIP() << "segmented stacks are not trimmed";
+  constexpr int kFibers = 100, kRounds = 30;
+  std::atomic<int> intact{0};
+  std::uint64_t trimmed = 0;
+  weft::Options opts;
+  opts.stack_trim_after_ms = 1;
+  weft::run(
+      [&] {
+        weft::WaitGroup wg;
+        for (int i = 0; i < kFibers; i++) {
+          wg.add(1);
+          weft::go([wg, i, &intact]() mutable {
+            weft::Chan<int> ch(1);
+            for (int r = 0; r < kRounds; r++) {
+              EXPECT_EQ(recurse(40 + (i + r) % 40), 40 + (i + r) % 40);
+              // Wake ourselves through a helper after 0-7 ms (the coarse clock ticks 4 ms).
+              weft::go([ch, d = (i * 7 + r * 3) % 8]() mutable {
+                weft::sleep_for(std::chrono::milliseconds(d));
+                ch.send(1);
+              });
+              if (park_with_pattern(ch, i + r) && deep_pattern(20)) intact++;
+            }
+            wg.done();
+          });
+        }
+        wg.wait();
+        trimmed = weft::stats().stack_trimmed_bytes;
+      },
+      opts);
+  EXPECT_EQ(intact.load(), kFibers * kRounds);
+  EXPECT_GT(trimmed, 0u) << "no trim ran: the race was not exercised";
 }
 
 TEST(StackDeath, GuardedOverflowNamesTheFiber) {

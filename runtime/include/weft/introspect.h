@@ -76,6 +76,7 @@ struct SchedStats {
   std::uint64_t sysmon_ticks = 0;
   std::uint64_t timer_fires = 0;
   std::uint64_t stacks_allocated = 0;  // fresh first stacks/segments
+  std::uint64_t stack_trimmed_bytes = 0;  // pages of parked fibers' stacks given back
   const char* stack_kind = "";         // "guarded" or "segmented"
   std::uint64_t leaked_at_exit = 0;    // fibers still alive when the last run() returned
   std::vector<ProcStats> per_proc;

@@ -42,6 +42,10 @@ struct Options {
   // lazily). Segmented stacks ignore it: they grow without bound.
   // Default: $WEFT_STACK_SIZE, else 256 KiB (1 MiB under sanitizers).
   std::size_t stack_size = 0;
+  // stack_trim_after_ms: a fiber parked this long gets the pages of its guarded stack
+  // below its stack pointer given back to the kernel (Go shrinks idle stacks at GC);
+  // negative: never. Default: $WEFT_STACK_TRIM_MS (0 there: never), else 1000.
+  int stack_trim_after_ms = 0;
 };
 
 // run() starts the runtime on the calling thread, runs `main` in a fiber named "main",
