@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <memory>
 #include <thread>
 
 #include "blockprof.h"
@@ -269,8 +270,8 @@ int select_impl(SelCase* cases, int n, const std::source_location& site) {
   rng ^= rng << 13;
   rng ^= rng >> 7;
   rng ^= rng << 17;
-  int order[64];
-  for (int i = 0; i < n; i++) order[i] = i;
+  std::uint8_t order[64];
+  for (int i = 0; i < n; i++) order[i] = static_cast<std::uint8_t>(i);
   for (int i = n - 1; i > 0; i--) {
     rng ^= rng << 13;
     rng ^= rng >> 7;
@@ -316,9 +317,19 @@ int select_impl(SelCase* cases, int n, const std::source_location& site) {
     chan_block_forever(site);  // only nil channels: Go's select {} blocks forever
   }
 
-  // Nothing ready: wait on every channel with one shared state word.
+  // Nothing ready: wait on every channel with one shared state word. The waiters live in
+  // this frame for the common few-case select and on the heap past that: a fiber parked
+  // in select keeps this frame, and an idle connection's writer parks here (a fixed
+  // 64-entry array made it ~6 KiB deep, two resident pages instead of one).
   SelectState ss;
-  Waiter ws[64];
+  constexpr int kInlineWaiters = 8;
+  Waiter inline_ws[kInlineWaiters];
+  std::unique_ptr<Waiter[]> heap_ws;
+  Waiter* ws = inline_ws;
+  if (n > kInlineWaiters) {
+    heap_ws.reset(new Waiter[static_cast<std::size_t>(n)]);
+    ws = heap_ws.get();
+  }
   G* self = getg();
   for (int i = 0; i < n; i++) {
     SelCase& c = cases[i];

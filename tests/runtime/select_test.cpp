@@ -65,6 +65,27 @@ TEST_P(SelectTest, BlocksOnAllAndTheFirstToFireWins) {
   });
 }
 
+// Past eight cases the waiters no longer fit in select's frame and go to the heap.
+TEST_P(SelectTest, ManyCasesBlockAndFire) {
+  run([&] {
+    std::vector<weft::Chan<int>> c;
+    for (int i = 0; i < 12; i++) c.emplace_back(0);
+    for (int target : {11, 0, 7}) {
+      int which = -1, value = 0;
+      auto on = [&](int i) {
+        return weft::on_recv(c[i], [&, i](std::optional<int> v) { which = i, value = *v; });
+      };
+      go([ch = c[target], target] { ch.send(100 + target); });
+      int k = weft::select(on(0), on(1), on(2), on(3), on(4), on(5), on(6), on(7), on(8), on(9),
+                           on(10), on(11));
+      EXPECT_EQ(k, target);
+      EXPECT_EQ(which, target);
+      EXPECT_EQ(value, 100 + target);
+    }
+    join();
+  });
+}
+
 TEST_P(SelectTest, SendCaseMeetsAWaitingReceiver) {
   run([&] {
     weft::Chan<int> out(0);
