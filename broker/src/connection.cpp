@@ -44,10 +44,10 @@ bool is_loopback(const weft::net::Address& a) {
 
 amqp::FieldTable server_properties() {
   amqp::FieldTable caps{
-      {"publisher_confirms", true},         {"exchange_exchange_bindings", true},
-      {"basic.nack", true},                 {"consumer_cancel_notify", true},
-      {"connection.blocked", true},         {"authentication_failure_close", true},
-      {"per_consumer_qos", true},           {"direct_reply_to", true},
+      {"publisher_confirms", true}, {"exchange_exchange_bindings", true},
+      {"basic.nack", true},         {"consumer_cancel_notify", true},
+      {"connection.blocked", true}, {"authentication_failure_close", true},
+      {"per_consumer_qos", true},   {"direct_reply_to", true},
   };
   return amqp::FieldTable{
       {"product", "weftd"},
@@ -76,12 +76,41 @@ Connection::~Connection() = default;
 
 // ---- output -------------------------------------------------------------------------
 
+// The writer runs while there is output: kick() wakes it, or starts one when the last
+// retired. A writer that wrote nothing for a whole second retires, so an idle
+// connection keeps one fiber (its reader) instead of two. The handover is lock-free:
+// the writer clears writer_running_ and then looks for output once more (under out_mu_,
+// where senders append), so a sender either sees the flag cleared and starts a writer,
+// or appended before that last look and the retiring writer stays.
 void Connection::kick() {
+  if (!writer_running_.load(std::memory_order_acquire)) {
+    start_writer();
+    return;
+  }
   try {
     kick_.try_send(1);  // full: a kick is pending already, and that one will do
   } catch (const weft::ChanClosedError&) {
     // The connection is ending; its writer has done its last flush.
   }
+}
+
+void Connection::start_writer() {
+  // Counted before the flag is taken, so that shutdown(), which waits for writers_
+  // after taking the flag itself, never misses one that is being started.
+  writers_.add(1);
+  if (writer_running_.exchange(true, std::memory_order_acq_rel)) {
+    writers_.done();
+    try {
+      kick_.try_send(1);
+    } catch (const weft::ChanClosedError&) {
+    }
+    return;
+  }
+  weft::go("weftd-writer", [this, wg = writers_] {
+    weft::ScopedLabels labels(labels_);
+    writer_loop();
+    wg.done();
+  });
 }
 
 void Connection::send_method(std::uint16_t channel, const amqp::Method& m) {
@@ -118,32 +147,23 @@ bool Connection::backlogged(const std::shared_ptr<Queue>& q) {
   return true;
 }
 
-void Connection::writer_loop(std::chrono::seconds heartbeat) {
-  // The writer also keeps the heartbeats (one fiber fewer per connection: an idle
-  // connection's cost is mostly its fibers' stacks): every half interval it checks that
-  // the client was heard from within two intervals, and sends a heartbeat frame if
-  // nothing else went out for half of one.
-  const std::int64_t interval_ns = std::chrono::nanoseconds(heartbeat).count();
-  weft::Chan<weft::Clock::time_point> ticks;  // nil without heartbeats: never fires
-  if (interval_ns > 0) ticks = weft::tick(std::chrono::milliseconds(heartbeat) / 2);
+void Connection::writer_loop() {
+  auto idle = weft::tick(std::chrono::seconds(1));
+  bool wrote = true;  // since the last tick
   std::string batch;
-  for (;;) {
+  for (bool first = true;; first = false) {
     bool open = true, tick = false;
-    weft::select(weft::on_recv(kick_, [&](std::optional<int> v) { open = v.has_value(); }),
-                 weft::on_recv(ticks, [&](auto) { tick = true; }));
-    if (tick) {
-      const std::int64_t now = now_ns();
-      if (now - last_read_ns_.load(std::memory_order_relaxed) > 2 * interval_ns) {
-        log_warn("connection %llu: missed heartbeats from client, closing",
-                 static_cast<unsigned long long>(id_));
-        interrupted_.store(true, std::memory_order_relaxed);
-        conn_.close();  // the reader sees it and ends the connection
-        return;
-      }
-      if (now - last_write_ns_.load(std::memory_order_relaxed) >= interval_ns / 2) {
+    if (!first)  // a new writer was started for output that is already there
+      weft::select(weft::on_recv(kick_, [&](std::optional<int> v) { open = v.has_value(); }),
+                   weft::on_recv(idle, [&](auto) { tick = true; }));
+    if (tick && !std::exchange(wrote, false)) {
+      writer_running_.store(false, std::memory_order_seq_cst);
+      bool pending;
+      {
         std::lock_guard lock(out_mu_);
-        if (!output_closed_) out_.heartbeat();
+        pending = !out_.empty() || !backlogged_.empty();
       }
+      if (!pending || writer_running_.exchange(true, std::memory_order_acq_rel)) break;
     }
     std::vector<std::weak_ptr<Queue>> again;
     {
@@ -161,12 +181,41 @@ void Connection::writer_loop(std::chrono::seconds heartbeat) {
         return;
       }
       last_write_ns_.store(now_ns(), std::memory_order_relaxed);
+      wrote = true;
       batch.clear();
     }
     for (auto& w : again)
       if (auto q = w.lock()) q->dispatch();
     if (!open) return;
   }
+  idle.close();
+}
+
+// heartbeat_tick() runs every half heartbeat interval on a timer (Go's time.AfterFunc:
+// a short-lived fiber), so that an idle connection needs no fiber of its own for it: it
+// closes a connection whose client was not heard from within two intervals, and sends a
+// heartbeat frame when nothing else went out for half of one.
+void Connection::heartbeat_tick() {
+  const std::int64_t interval_ns = std::int64_t(heartbeat_) * 1'000'000'000;
+  const std::int64_t now = now_ns();
+  if (now - last_read_ns_.load(std::memory_order_relaxed) > 2 * interval_ns) {
+    log_warn("connection %llu: missed heartbeats from client, closing",
+             static_cast<unsigned long long>(id_));
+    interrupted_.store(true, std::memory_order_relaxed);
+    conn_.close();  // the reader sees it and ends the connection
+    return;
+  }
+  if (now - last_write_ns_.load(std::memory_order_relaxed) >= interval_ns / 2) {
+    {
+      std::lock_guard lock(out_mu_);
+      if (output_closed_) return;
+      out_.heartbeat();
+    }
+    kick();
+  }
+  std::lock_guard lock(out_mu_);
+  if (!output_closed_ && heartbeat_timer_)
+    heartbeat_timer_->reset(std::chrono::milliseconds(heartbeat_) * 500);
 }
 
 // ---- handshake ----------------------------------------------------------------------
@@ -205,9 +254,9 @@ std::optional<amqp::Method> Connection::read_handshake_method() {
 
 void Connection::close_now(ReplyCode code, const std::string& text) {
   amqp::FrameEncoder enc;
-  enc.method(0, amqp::ConnectionClose{static_cast<std::uint16_t>(code),
-                                      std::string(amqp::reply_code_name(code)) + " - " + text, 0,
-                                      0});
+  enc.method(0,
+             amqp::ConnectionClose{static_cast<std::uint16_t>(code),
+                                   std::string(amqp::reply_code_name(code)) + " - " + text, 0, 0});
   (void)conn_.write(enc.buffer());
   log_info("connection %llu: closed during handshake: %s", static_cast<unsigned long long>(id_),
            text.c_str());
@@ -282,13 +331,14 @@ bool Connection::handshake() {
     return false;
   }
   // The client's values win when smaller; zero means "no limit" (so: ours).
-  channel_max_ = tune_ok->channel_max == 0 ? cfg.channel_max
-                                            : std::min(tune_ok->channel_max, cfg.channel_max);
-  frame_max_ = tune_ok->frame_max == 0 ? cfg.frame_max : std::min(tune_ok->frame_max, cfg.frame_max);
+  channel_max_ =
+      tune_ok->channel_max == 0 ? cfg.channel_max : std::min(tune_ok->channel_max, cfg.channel_max);
+  frame_max_ =
+      tune_ok->frame_max == 0 ? cfg.frame_max : std::min(tune_ok->frame_max, cfg.frame_max);
   heartbeat_ = tune_ok->heartbeat;
   if (frame_max_ < static_cast<std::uint32_t>(amqp::kFrameMinSize)) {
-    close_now(ReplyCode::not_allowed, "frame_max " + std::to_string(frame_max_) +
-                                          " is below the minimum of 4096");
+    close_now(ReplyCode::not_allowed,
+              "frame_max " + std::to_string(frame_max_) + " is below the minimum of 4096");
     return false;
   }
   decoder_.set_frame_max(frame_max_);
@@ -319,8 +369,9 @@ void Connection::serve() {
   // Profiles and fiber dumps (/debug/pprof) can be sliced per connection: the reader,
   // and the writer it starts, carry these labels (`go tool pprof -tagfocus
   // connection=12`).
-  weft::set_labels({{"connection", std::to_string(id_)},
-                    {"peer", conn_.remote_addr().to_string()}});
+  labels_ = weft::PreparedLabels(
+      {{"connection", std::to_string(id_)}, {"peer", conn_.remote_addr().to_string()}});
+  weft::ScopedLabels labelled(labels_);
   last_read_ns_ = last_write_ns_ = now_ns();
   if (!handshake()) {
     conn_.close();
@@ -328,15 +379,16 @@ void Connection::serve() {
   }
   log_info("connection %llu: open from %s (user %s)", static_cast<unsigned long long>(id_),
            conn_.remote_addr().to_string().c_str(), broker_.config().default_user.c_str());
-  weft::WaitGroup wg;
-  wg.add(1);
-  weft::go("weftd-writer", [this, wg] {
-    writer_loop(std::chrono::seconds(heartbeat_));
-    wg.done();
-  });
+  if (heartbeat_ > 0) {
+    std::lock_guard lock(out_mu_);
+    heartbeat_timer_ = weft::Timer::after_func(std::chrono::milliseconds(heartbeat_) * 500,
+                                               [w = weak_from_this()] {
+                                                 if (auto c = w.lock()) c->heartbeat_tick();
+                                               });
+  }
   read_loop();
   shutdown();
-  wg.wait();
+  writers_.wait();
   conn_.close();
   log_info("connection %llu: closed", static_cast<unsigned long long>(id_));
 }
@@ -363,6 +415,14 @@ void Connection::read_loop() {
     flush_confirms();
     if (publisher_ && broker_.memory_alarm()) wait_while_memory_alarm();
     if (flow_queue_) wait_while_flow();
+    if (decoder_.buffered() == 0) {
+      // Between frames with nothing to read: hold no 16 KiB read buffer while idle.
+      auto ready = conn_.readable();
+      if (ready && !*ready) {
+        decoder_.release();
+        if (conn_.wait_readable()) return;  // closed, reset, or the close-ok deadline
+      }
+    }
     auto space = decoder_.prepare();
     auto n = conn_.read(space.data(), space.size());
     if (!n) return;  // eof, reset, closed by us, or the close-ok deadline
@@ -399,9 +459,9 @@ void Connection::handle_channel0(const amqp::Frame& f) {
 void Connection::handle_channel_frame(const amqp::Frame& f) {
   if (closing_) return;  // waiting for close-ok: everything else is dropped
   if (f.channel > channel_max_) {
-    close_with(ReplyCode::channel_error,
-               "channel " + std::to_string(f.channel) + " exceeds channel_max " +
-                   std::to_string(channel_max_));
+    close_with(ReplyCode::channel_error, "channel " + std::to_string(f.channel) +
+                                             " exceeds channel_max " +
+                                             std::to_string(channel_max_));
     return;
   }
   auto it = channels_.find(f.channel);
@@ -416,8 +476,8 @@ void Connection::handle_channel_frame(const amqp::Frame& f) {
         return;
       }
     }
-    close_with(ReplyCode::channel_error, "expected 'channel.open' on channel " +
-                                             std::to_string(f.channel));
+    close_with(ReplyCode::channel_error,
+               "expected 'channel.open' on channel " + std::to_string(f.channel));
     return;
   }
   Channel& ch = *it->second;
@@ -488,9 +548,9 @@ void Connection::close_with(ReplyCode code, const std::string& text, std::uint16
 
 void Connection::force_close(ReplyCode code, const std::string& text) {
   interrupted_.store(true, std::memory_order_relaxed);
-  send_method(0, amqp::ConnectionClose{static_cast<std::uint16_t>(code),
-                                       std::string(amqp::reply_code_name(code)) + " - " + text, 0,
-                                       0});
+  send_method(0,
+              amqp::ConnectionClose{static_cast<std::uint16_t>(code),
+                                    std::string(amqp::reply_code_name(code)) + " - " + text, 0, 0});
   (void)conn_.set_read_deadline(weft::net::after(std::chrono::seconds(1)));
 }
 
@@ -531,8 +591,10 @@ void Connection::shutdown() {
   {
     std::lock_guard lock(out_mu_);
     output_closed_ = true;
+    if (heartbeat_timer_) heartbeat_timer_->stop();
   }
-  kick_.close();  // the writer flushes what is left (a close-ok, say) and returns
+  kick_.close();   // a writer flushes what is left (a close-ok, say) and returns
+  start_writer();  // (this one, if none is running)
 }
 
 }  // namespace weftd

@@ -5,11 +5,13 @@
 // queues, acks. The writer sleeps on a one-slot "kick" channel; whoever appends frames
 // to the output buffer kicks it, and it writes everything that has accumulated with one
 // system call. A kick while one is pending is a no-op, so a burst of deliveries costs
-// one wake-up and one write, not one per message.
+// one wake-up and one write, not one per message. The writer exists while there is
+// output: after a second without writing it retires, and the next kick starts a new
+// one (kick()), so an idle connection costs one fiber stack, not two.
 //
-// A heartbeat fiber ticks at half the negotiated interval: it queues a heartbeat frame
-// when nothing was written for that long, and closes the connection when nothing was
-// read for two intervals.
+// Heartbeats run on a timer (Timer::after_func) at half the negotiated interval: it
+// queues a heartbeat frame when nothing was written for that long, and closes the
+// connection when nothing was read for two intervals.
 //
 // Errors: a soft error closes the channel (channel.close with RabbitMQ's code and text);
 // a hard error closes the connection (connection.close, then wait briefly for close-ok).
@@ -27,8 +29,11 @@
 
 #include "weft/amqp/frame.h"
 #include "weft/chan.h"
+#include "weft/labels.h"
 #include "weft/mutex.h"
 #include "weft/net.h"
+#include "weft/time.h"
+#include "weft/waitgroup.h"
 
 namespace weftd {
 
@@ -70,7 +75,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // backlogged(): output has piled up; q will be dispatched again once it drains.
   bool backlogged(const std::shared_ptr<Queue>& q);
 
- // force_close() sends connection.close (e.g. 320 CONNECTION_FORCED at shutdown) from
+  // force_close() sends connection.close (e.g. 320 CONNECTION_FORCED at shutdown) from
   // any fiber; the reader ends on the client's close-ok or a short deadline.
   void force_close(weft::amqp::ReplyCode code, const std::string& text);
 
@@ -81,8 +86,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read_loop();
   // writer_loop() writes what send_*() queued, one write per batch, and keeps the
   // heartbeats (0: none).
-  void writer_loop(std::chrono::seconds heartbeat);
+  void writer_loop();
   void kick();
+  void start_writer();
+  void heartbeat_tick();
   void handle_channel0(const weft::amqp::Frame& f);
   void handle_channel_frame(const weft::amqp::Frame& f);
   // close_with() sends connection.close and then drops everything but close-ok.
@@ -107,7 +114,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool blocked_notify_ = false;  // the client understands connection.blocked
   bool publisher_ = false;
   std::shared_ptr<Queue> flow_queue_;  // reader only: see note_flow()
-  bool closing_ = false;  // we sent connection.close: wait for close-ok
+  bool closing_ = false;               // we sent connection.close: wait for close-ok
   bool done_ = false;
   std::unordered_map<std::uint16_t, std::unique_ptr<Channel>> channels_;
   std::set<std::uint16_t> closing_channels_;  // we sent channel.close: await close-ok
@@ -118,6 +125,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<std::weak_ptr<Queue>> backlogged_;
   bool output_closed_ = false;
   weft::Chan<int> kick_{1};
+  std::atomic<bool> writer_running_{false};     // see kick()
+  weft::WaitGroup writers_;                     // the running writer, if any
+  weft::PreparedLabels labels_;                 // the reader's, for the writers it starts
+  std::optional<weft::Timer> heartbeat_timer_;  // guarded by out_mu_
   std::atomic<std::int64_t> last_read_ns_{0}, last_write_ns_{0};
   std::atomic<std::size_t> out_bytes_{0};
   // interrupted_: the connection is ending for a reason the reader may not see while it

@@ -6,8 +6,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "net_fd.h"
 #include "g.h"
+#include "net_fd.h"
 #include "poll_desc.h"
 #include "poller.h"
 #include "sys.h"
@@ -66,6 +66,16 @@ Conn::~Conn() { destroy(fd_); }
 Result<std::size_t> Conn::read(void* buf, std::size_t len) {
   if (!fd_) return Error::closed;
   return fd_->read(buf, len);
+}
+
+Result<bool> Conn::readable() {
+  if (!fd_) return Error::closed;
+  return fd_->readable();
+}
+
+std::error_code Conn::wait_readable() {
+  if (!fd_) return Error::closed;
+  return fd_->wait_readable();
 }
 
 Result<std::size_t> Conn::read_full(void* buf, std::size_t len) {

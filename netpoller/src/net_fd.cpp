@@ -137,6 +137,39 @@ Result<std::size_t> NetFd::read(void* buf, std::size_t len) {
   }
 }
 
+namespace {
+// read_would_return() tells whether a read would return at once: data, eof or an error (not
+// EAGAIN).
+bool read_would_return(int fd) {
+  for (;;) {
+    char c;
+    long n = sys::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == -EINTR) continue;
+    return n != -EAGAIN;
+  }
+}
+}  // namespace
+
+Result<bool> NetFd::readable() {
+  if (!acquire()) return Error::closed;
+  Defer done{[this] { release(); }};
+  return read_would_return(fd_);
+}
+
+std::error_code NetFd::wait_readable() {
+  weft::detail::check_preempt();
+  if (!acquire()) return Error::closed;
+  Defer done{[this] { release(); }};
+  std::lock_guard lock(rmu_);
+  if (std::error_code ec = check(false)) return ec;
+  // Edge-triggered: the readiness that wait() consumes was set by the last edge, which
+  // may predate data a previous read left behind; so look first, and wait only after a
+  // look found nothing (the next arrival is then a new edge).
+  while (!read_would_return(fd_))
+    if (std::error_code ec = wait(false)) return ec;
+  return {};
+}
+
 Result<std::size_t> NetFd::write(const void* buf, std::size_t len) {
   weft::detail::check_preempt();  // a socket that is always ready never parks
   if (!acquire()) return Error::closed;
@@ -208,8 +241,8 @@ Result<int> NetFd::accept(Address* peer) {
   for (;;) {
     sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    long n = sys::accept4(fd_, reinterpret_cast<sockaddr*>(&ss), &len,
-                          SOCK_NONBLOCK | SOCK_CLOEXEC);
+    long n =
+        sys::accept4(fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (n >= 0) {
       if (peer) *peer = Address(reinterpret_cast<sockaddr*>(&ss), len);
       return static_cast<int>(n);

@@ -39,6 +39,8 @@ class NetFd {
   int family() const { return family_; }
 
   Result<std::size_t> read(void* buf, std::size_t len);
+  Result<bool> readable();
+  std::error_code wait_readable();
   Result<std::size_t> write(const void* buf, std::size_t len);
   Result<std::size_t> writev(std::span<const std::string_view> bufs);
   // accept() returns a new non-blocking, close-on-exec socket and its peer's address.

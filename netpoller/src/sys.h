@@ -26,6 +26,9 @@ inline long read(int fd, void* p, size_t n) { return raw(SYS_read, fd, WEFT_L(p)
 inline long send(int fd, const void* p, size_t n, int flags) {
   return raw(SYS_sendto, fd, WEFT_L(p), long(n), flags, 0, 0);
 }
+inline long recv(int fd, void* p, size_t n, int flags) {
+  return raw(SYS_recvfrom, fd, WEFT_L(p), long(n), flags, 0, 0);
+}
 inline long sendmsg(int fd, const msghdr* m, int flags) {
   return raw(SYS_sendmsg, fd, WEFT_L(m), flags);
 }
@@ -62,6 +65,7 @@ inline long read(int fd, void* p, size_t n) { return ret(::read(fd, p, n)); }
 inline long send(int fd, const void* p, size_t n, int flags) {
   return ret(::send(fd, p, n, flags));
 }
+inline long recv(int fd, void* p, size_t n, int flags) { return ret(::recv(fd, p, n, flags)); }
 inline long sendmsg(int fd, const msghdr* m, int flags) { return ret(::sendmsg(fd, m, flags)); }
 inline long close(int fd) { return ret(::close(fd)); }
 inline long socket(int d, int t, int p) { return ret(::socket(d, t, p)); }

@@ -159,6 +159,13 @@ class Conn {
   // finished sending.
   Result<std::size_t> read(void* buf, std::size_t len);
   Result<std::size_t> read(std::span<std::byte> buf) { return read(buf.data(), buf.size()); }
+  // readable() says, without blocking or consuming anything, whether read() would
+  // return at once (data, eof or an error are pending). wait_readable() parks until it
+  // would (or the read deadline passes, or the socket is closed). Together they let a
+  // server hold no read buffer while a connection is idle: check, release the buffer,
+  // wait, then allocate and read (Go reaches the same through RawConn.Read).
+  Result<bool> readable();
+  std::error_code wait_readable();
   // read_full() reads exactly len bytes; eof before the first byte is Error::eof, after
   // it Error::unexpected_eof.
   Result<std::size_t> read_full(void* buf, std::size_t len);

@@ -70,6 +70,13 @@ class FrameDecoder {
   Status next(Frame* frame, ProtocolError* error);
 
   std::size_t buffered() const { return end_ - start_; }
+  // release() frees the buffer if nothing is buffered, for a connection about to sit
+  // idle; the next prepare() allocates a new one.
+  void release() {
+    if (start_ != end_) return;
+    buf_.reset();
+    cap_ = start_ = end_ = 0;
+  }
 
  private:
   // Not a std::string: growing one zero-fills it, and those zeros are resident memory
