@@ -2,6 +2,8 @@
 // Every test runs once per processor count (weft_test.h). No test asserts on timing:
 // deadlines are checked by what they cause (a timeout error, a woken fiber), never by
 // how long it took.
+#include "weft/net.h"
+
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -17,7 +19,6 @@
 #include "../runtime/weft_test.h"
 #include "weft/chan.h"
 #include "weft/introspect.h"
-#include "weft/net.h"
 #include "weft/time.h"
 #include "weft/waitgroup.h"
 
@@ -90,6 +91,40 @@ TEST_P(NetTest, LargeTransfersParkOnAFullSocketBuffer) {
   });
 }
 
+// readable() looks without consuming; wait_readable() parks until a read would return
+// (data, eof), including for data a previous read left behind (no new edge comes then).
+TEST_P(NetTest, WaitReadableWithoutABuffer) {
+  run([&] {
+    auto [a, b] = net::pipe();
+    auto r = b.readable();
+    ASSERT_TRUE(r);
+    EXPECT_FALSE(*r);
+    go([&a = a] {
+      weft::sleep_for(std::chrono::milliseconds(5));
+      ASSERT_TRUE(a.write(std::string_view("hello")));
+    });
+    EXPECT_FALSE(b.wait_readable());
+    r = b.readable();
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(*r);
+    char buf[3];
+    auto n = b.read(buf, 3);  // leaves "lo" behind
+    ASSERT_TRUE(n);
+    EXPECT_FALSE(b.wait_readable()) << "data left by a read must count";
+    char rest[8];
+    n = b.read(rest, sizeof rest);
+    ASSERT_TRUE(n);
+    EXPECT_EQ(std::string_view(rest, *n), "lo");
+    join();
+    a.close();
+    EXPECT_FALSE(b.wait_readable());  // eof is readable
+    n = b.read(rest, sizeof rest);
+    EXPECT_EQ(n.error(), net::Error::eof);
+    b.close();
+    EXPECT_EQ(b.wait_readable(), net::Error::closed);
+  });
+}
+
 TEST_P(NetTest, GatheredWritesArriveInOrder) {
   run([&] {
     auto [a, b] = net::pipe();
@@ -97,7 +132,8 @@ TEST_P(NetTest, GatheredWritesArriveInOrder) {
     std::vector<std::string_view> views;
     std::string expect;
     for (int i = 0; i < 3000; i++) {  // more buffers than one sendmsg takes
-      parts.push_back(std::string(static_cast<std::size_t>(i % 97), static_cast<char>('a' + i % 26)));
+      parts.push_back(
+          std::string(static_cast<std::size_t>(i % 97), static_cast<char>('a' + i % 26)));
     }
     for (auto& p : parts) {
       views.push_back(p);
@@ -480,8 +516,8 @@ TEST(NetProcess, TenThousandConcurrentConnections) {
         });
       }
     });
-    std::string cmd = std::string(WEFT_CONN_FLOOD) + " " + ln.addr().to_string() + " " +
-                      std::to_string(kConns);
+    std::string cmd =
+        std::string(WEFT_CONN_FLOOD) + " " + ln.addr().to_string() + " " + std::to_string(kConns);
     status = weft::blocking([&] { return std::system(cmd.c_str()); });
     ln.close();
     acceptor.wait();
