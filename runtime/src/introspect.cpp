@@ -112,6 +112,7 @@ SchedStats collect() {
   st.sysmon_ticks = s->n_sysmon_ticks.load();
   st.timer_fires = s->n_timer_fires.load();
   st.stacks_allocated = s->n_stacks.load();
+  st.stack_trims = s->n_stack_trims.load();
   st.stack_trimmed_bytes = s->n_stack_trimmed.load();
   st.stack_kind = detail::stack_kind();
   return st;

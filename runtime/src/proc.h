@@ -167,7 +167,8 @@ struct Sched {
       n_preemptions{0}, n_sysmon_ticks{0}, n_timer_fires{0}, n_stacks{0};
   std::size_t stack_size = 0;
   std::int64_t stack_trim_after = 0;  // ns a fiber waits before its stack is trimmed; 0: never
-  std::atomic<std::uint64_t> n_stack_trimmed{0};  // bytes given back by stack_trim_pass
+  std::atomic<std::uint64_t> n_stack_trims{0},
+      n_stack_trimmed{0};  // stack_trim_pass: fibers, bytes
 };
 
 // The running runtime; nullptr when none.

@@ -69,15 +69,20 @@ void stack_trim_pass(std::int64_t now) {
   registry_lock();
   G* head = registry_list_locked().head;
   registry_unlock();
-  std::uint64_t bytes = 0;
+  std::uint64_t bytes = 0, trims = 0;
   for (G* g = head; g; g = g->allg_next) {
     if (g->status.load(std::memory_order_relaxed) != GStatus::waiting) continue;
     if (!g->stack.base || g->trimmed_at == g->resumes.load(std::memory_order_relaxed)) continue;
     const std::int64_t since = g->status_since.load(std::memory_order_relaxed);
     if (since == 0 || now - since < after) continue;
-    bytes += trim_one(g);
+    const std::size_t b = trim_one(g);
+    bytes += b;
+    trims += b != 0;
   }
-  if (bytes) sched->n_stack_trimmed.fetch_add(bytes, std::memory_order_relaxed);
+  if (bytes) {
+    sched->n_stack_trims.fetch_add(trims, std::memory_order_relaxed);
+    sched->n_stack_trimmed.fetch_add(bytes, std::memory_order_relaxed);
+  }
 }
 
 #endif

@@ -1,10 +1,10 @@
 // stack_test.cpp: fiber stacks (runtime/src/stack*.cpp).
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -156,13 +156,6 @@ TEST_P(StackTest, RuntimeCallsNeverGrowAFiberStack) {
   });
 }
 
-long rss_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  long pages = 0, resident = 0;
-  statm >> pages >> resident;
-  return resident * sysconf(_SC_PAGESIZE);
-}
-
 // check_pattern() fills `n` bytes of its frame, parks on `ch`, and checks the bytes are
 // intact after the wake-up: what lies above a parked fiber's stack pointer must survive
 // trimming.
@@ -191,6 +184,29 @@ __attribute__((noinline)) bool deep_pattern(int depth) {
   return ok;
 }
 
+// recurse_low() is recurse() that also reports the lowest stack address it touched.
+__attribute__((noinline)) long recurse_low(int depth, std::uintptr_t* low) {
+  volatile char pad[256];
+  pad[0] = static_cast<char>(depth);
+  if (depth == 0) {
+    *low = reinterpret_cast<std::uintptr_t>(&pad[0]);
+    return pad[0];
+  }
+  long r = recurse_low(depth - 1, low) + 1;
+  return r + (pad[0] - static_cast<char>(depth));
+}
+
+// resident_pages() counts the resident pages of [lo, hi) (page-aligned) with mincore.
+long resident_pages(std::uintptr_t lo, std::uintptr_t hi) {
+  const std::uintptr_t page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  if (hi <= lo) return 0;
+  std::vector<unsigned char> vec((hi - lo) / page);
+  if (mincore(reinterpret_cast<void*>(lo), hi - lo, vec.data()) != 0) return -1;
+  long n = 0;
+  for (unsigned char v : vec) n += v & 1;
+  return n;
+}
+
 // A fiber that once went deep and then parked gives the deep pages back; what it holds
 // above its stack pointer survives, and it can go deep again after the wake-up.
 TEST(StackTrim, ParkedFibersGiveBackTheirDeepPages) {
@@ -198,8 +214,7 @@ TEST(StackTrim, ParkedFibersGiveBackTheirDeepPages) {
   constexpr int kFibers = 64;
   static constexpr int kDepth = 200;  // ~64 KiB of frames
   std::uint64_t trimmed = 0;
-  long rss_deep = 0, rss_trimmed = 0;
-  std::atomic<int> intact{0};
+  std::atomic<int> intact{0}, checked{0}, still_resident{0};
   weft::Options opts;
   opts.stack_trim_after_ms = 5;
   weft::run(
@@ -210,32 +225,41 @@ TEST(StackTrim, ParkedFibersGiveBackTheirDeepPages) {
         for (int i = 0; i < kFibers; i++) {
           wg.add(1);
           deep.add(1);
-          weft::go([wg, deep, ch = chans[i], i, &intact]() mutable {
-            EXPECT_EQ(recurse(kDepth), kDepth);
+          weft::go([wg, deep, ch = chans[i], i, &intact, &checked, &still_resident]() mutable {
+            const std::uintptr_t page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+            std::uintptr_t low = 0;
+            EXPECT_EQ(recurse_low(kDepth, &low), kDepth);
             deep.done();
             if (park_with_pattern(ch, i)) intact++;
+            // Woken after the trim: the deep pages, well below where this fiber parked
+            // (three pages of margin for park_with_pattern, the runtime's frames and
+            // resident_pages itself), are no longer resident.
+            volatile char here = 0;
+            const std::uintptr_t top =
+                (reinterpret_cast<std::uintptr_t>(&here) & ~(page - 1)) - 3 * page;
+            const std::uintptr_t bottom = (low + page - 1) & ~(page - 1);
+            if (top > bottom + 4 * page) {
+              checked++;
+              if (resident_pages(bottom, top) != 0) still_resident++;
+            }
             EXPECT_EQ(recurse(kDepth), kDepth);
             wg.done();
           });
         }
         deep.wait();
-        rss_deep = rss_bytes();
-        // Bounded wait for sysmon's pass (~5 ms after the last fiber parked).
-        for (int k = 0;
-             k < 2000 && weft::stats().stack_trimmed_bytes < std::uint64_t(kFibers) * kDepth * 128;
-             k++)
+        // Bounded wait for sysmon's passes (~5 ms after the last fiber parked).
+        for (int k = 0; k < 2000 && weft::stats().stack_trims < std::uint64_t(kFibers); k++)
           weft::sleep_for(std::chrono::milliseconds(5));
-        trimmed = weft::stats().stack_trimmed_bytes;
-        rss_trimmed = rss_bytes();
+        // main may have been one of them: a few more passes reach every parked helper.
+        weft::sleep_for(std::chrono::milliseconds(100));
+        trimmed = weft::stats().stack_trims;
         for (auto& ch : chans) ch.send(1);
         wg.wait();
       },
       opts);
-  // recurse() frames are > 256 bytes: at least half of kDepth * 256 per fiber is below
-  // the parked stack pointer, in whole pages.
-  EXPECT_GE(trimmed, std::uint64_t(kFibers) * kDepth * 128);
-  EXPECT_LE(rss_trimmed, rss_deep - long(kFibers) * kDepth * 128)
-      << "trimmed pages are still resident";
+  EXPECT_GE(trimmed, std::uint64_t(kFibers));
+  EXPECT_EQ(checked.load(), kFibers) << "the deep frames did not span enough pages to check";
+  EXPECT_EQ(still_resident.load(), 0) << "trimmed pages are still resident";
   EXPECT_EQ(intact.load(), kFibers);
 }
 

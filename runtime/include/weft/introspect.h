@@ -38,8 +38,8 @@ struct FiberInfo {
   FiberId id;
   std::string name;
   FiberState state;
-  WaitReason wait_reason;       // none unless waiting
-  std::string created_file;     // where go() was called
+  WaitReason wait_reason;    // none unless waiting
+  std::string created_file;  // where go() was called
   std::uint32_t created_line;
   std::string created_function;
   // When it started waiting (or entered a blocking call): a coarse monotonic clock
@@ -59,26 +59,27 @@ struct ProcStats {
 struct SchedStats {
   int procs = 0;
   int idle_procs = 0;
-  int threads = 0;            // Ms created
-  int spinning = 0;           // Ms looking for work
+  int threads = 0;   // Ms created
+  int spinning = 0;  // Ms looking for work
   std::int64_t global_runq = 0;
   std::int64_t live_fibers = 0;
-  std::uint64_t spawned = 0;  // fibers started
-  std::uint64_t switches = 0; // fiber context switches
-  std::uint64_t steals = 0;   // successful run-queue steals
-  std::uint64_t stolen = 0;   // fibers moved by them
+  std::uint64_t spawned = 0;   // fibers started
+  std::uint64_t switches = 0;  // fiber context switches
+  std::uint64_t steals = 0;    // successful run-queue steals
+  std::uint64_t stolen = 0;    // fibers moved by them
   std::uint64_t global_takes = 0;
-  std::uint64_t parks = 0;    // times an M parked for lack of work
-  std::uint64_t wakeups = 0;  // times a parked M was woken
-  std::uint64_t handoffs = 0; // Ps retaken by sysmon from a blocking call
+  std::uint64_t parks = 0;             // times an M parked for lack of work
+  std::uint64_t wakeups = 0;           // times a parked M was woken
+  std::uint64_t handoffs = 0;          // Ps retaken by sysmon from a blocking call
   std::uint64_t preempt_requests = 0;  // fibers flagged for running > 10 ms
   std::uint64_t preemptions = 0;       // flags honoured
   std::uint64_t sysmon_ticks = 0;
   std::uint64_t timer_fires = 0;
-  std::uint64_t stacks_allocated = 0;  // fresh first stacks/segments
-  std::uint64_t stack_trimmed_bytes = 0;  // pages of parked fibers' stacks given back
-  const char* stack_kind = "";         // "guarded" or "segmented"
-  std::uint64_t leaked_at_exit = 0;    // fibers still alive when the last run() returned
+  std::uint64_t stacks_allocated = 0;     // fresh first stacks/segments
+  std::uint64_t stack_trims = 0;          // parked fibers whose stacks were trimmed
+  std::uint64_t stack_trimmed_bytes = 0;  // address range given back (not all was resident)
+  const char* stack_kind = "";            // "guarded" or "segmented"
+  std::uint64_t leaked_at_exit = 0;       // fibers still alive when the last run() returned
   std::vector<ProcStats> per_proc;
 };
 
