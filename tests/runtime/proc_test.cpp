@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -254,6 +255,13 @@ TEST_P(ProcTest, LongRunningFiberIsAskedToYield) {
   }
 }
 
+// run_on_one_p() runs `body` as main of a runtime with a single P.
+void run_on_one_p(const std::function<void()>& body) {
+  weft::Options opts;
+  opts.procs = 1;
+  weft::run([&] { body(); }, opts);
+}
+
 // Two fibers that switch straight to each other (switch_away's direct path, never
 // through g0's schedule()) must not starve their P's timers. With one P nobody else
 // would run them: main's sleep would only end when the bounded loop gives up.
@@ -261,26 +269,22 @@ TEST(ProcFairness, YieldingPairLetsTimersFire) {
   constexpr long kBound = 5'000'000;  // far more yields than 5 ms takes
   std::atomic<bool> woke{false};
   long rounds = 0;
-  weft::Options opts;
-  opts.procs = 1;
-  weft::run(
-      [&] {
-        weft::WaitGroup wg;
-        for (int i = 0; i < 2; i++) {
-          wg.add(1);
-          weft::go([wg, &woke, &rounds, i] {
-            for (long n = 0; n < kBound && !woke.load(); n++) {
-              if (i == 0) rounds = n;
-              weft::yield();
-            }
-            wg.done();
-          });
+  run_on_one_p([&] {
+    weft::WaitGroup wg;
+    for (int i = 0; i < 2; i++) {
+      wg.add(1);
+      weft::go([wg, &woke, &rounds, i] {
+        for (long n = 0; n < kBound && !woke.load(); n++) {
+          if (i == 0) rounds = n;
+          weft::yield();
         }
-        weft::sleep_for(5ms);
-        woke = true;
-        wg.wait();
-      },
-      opts);
+        wg.done();
+      });
+    }
+    weft::sleep_for(5ms);
+    woke = true;
+    wg.wait();
+  });
   EXPECT_LT(rounds, kBound - 1) << "the sleeper only woke when the yielding pair gave up";
 }
 
@@ -290,36 +294,32 @@ TEST(ProcFairness, ChannelPingPongLetsTimersFire) {
   constexpr long kBound = 3'000'000;
   std::atomic<bool> woke{false};
   long rounds = 0;
-  weft::Options opts;
-  opts.procs = 1;
-  weft::run(
-      [&] {
-        weft::Chan<long> ping(0), pong(0);
-        weft::WaitGroup wg;
-        wg.add(2);
-        weft::go([wg, ping, pong, &woke, &rounds] {
-          long n = 0;
-          for (; n < kBound && !woke.load(); n++) {
-            ping.send(n);
-            pong.recv();
-          }
-          rounds = n;
-          ping.send(-1);
-          wg.done();
-        });
-        weft::go([wg, ping, pong] {
-          for (;;) {
-            auto v = ping.recv();
-            if (!v || *v < 0) break;
-            pong.send(*v);
-          }
-          wg.done();
-        });
-        weft::sleep_for(5ms);
-        woke = true;
-        wg.wait();
-      },
-      opts);
+  run_on_one_p([&] {
+    weft::Chan<long> ping(0), pong(0);
+    weft::WaitGroup wg;
+    wg.add(2);
+    weft::go([wg, ping, pong, &woke, &rounds] {
+      long n = 0;
+      for (; n < kBound && !woke.load(); n++) {
+        ping.send(n);
+        pong.recv();
+      }
+      rounds = n;
+      ping.send(-1);
+      wg.done();
+    });
+    weft::go([wg, ping, pong] {
+      for (;;) {
+        auto v = ping.recv();
+        if (!v || *v < 0) break;
+        pong.send(*v);
+      }
+      wg.done();
+    });
+    weft::sleep_for(5ms);
+    woke = true;
+    wg.wait();
+  });
   EXPECT_LT(rounds, kBound) << "the sleeper only woke when the ping-pong gave up";
 }
 
