@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 #include "g.h"
 #include "poll_desc.h"
@@ -54,23 +55,36 @@ class EpollPoller final : public Poller {
     n_registered.fetch_sub(1, std::memory_order_relaxed);
   }
 
-  weft::detail::G* poll(std::int64_t delay_ns) override {
-    // Nobody waits for I/O: a non-blocking poll has nothing to find (a readiness edge
-    // stays recorded in the kernel until the next epoll_wait).
-    if (delay_ns == 0 && pd_waiters.load(std::memory_order_seq_cst) == 0) return nullptr;
+  // wait() is epoll_wait with a nanosecond timeout (epoll_pwait2, Linux 5.11): a timer
+  // due in 100 µs fires then, not at the next millisecond -- Go's netpoller rounds up
+  // to 1 ms, so a 100 µs sleep there takes ~1 ms when the runtime is idle. Older kernels
+  // (ENOSYS) get epoll_wait with the delay rounded up to whole milliseconds.
+  int wait(epoll_event* events, int max, std::int64_t delay_ns) {
+    if (have_pwait2_.load(std::memory_order_relaxed)) {
+      timespec ts{static_cast<time_t>(delay_ns / 1'000'000'000),
+                  static_cast<long>(delay_ns % 1'000'000'000)};
+      int n = epoll_pwait2(epfd_, events, max, delay_ns < 0 ? nullptr : &ts, nullptr);
+      if (n >= 0 || errno != ENOSYS) return n;
+      have_pwait2_.store(false, std::memory_order_relaxed);
+    }
     int timeout_ms;
     if (delay_ns < 0)
       timeout_ms = -1;
     else if (delay_ns == 0)
       timeout_ms = 0;
-    else if (delay_ns < 1'000'000)
-      timeout_ms = 1;  // round up: waking early only to sleep again wastes a round trip
     else if (delay_ns < 1'000'000'000'000LL)
       timeout_ms = static_cast<int>((delay_ns + 999'999) / 1'000'000);
     else
       timeout_ms = 1'000'000;
+    return epoll_wait(epfd_, events, max, timeout_ms);
+  }
+
+  weft::detail::G* poll(std::int64_t delay_ns) override {
+    // Nobody waits for I/O: a non-blocking poll has nothing to find (a readiness edge
+    // stays recorded in the kernel until the next epoll_wait).
+    if (delay_ns == 0 && pd_waiters.load(std::memory_order_seq_cst) == 0) return nullptr;
     epoll_event events[128];
-    int n = epoll_wait(epfd_, events, 128, timeout_ms);
+    int n = wait(events, 128, delay_ns);
     if (n < 0) {
       if (errno != EINTR) {
         std::perror("weft::net: epoll_wait");
@@ -112,6 +126,7 @@ class EpollPoller final : public Poller {
 
  private:
   int epfd_ = -1, evfd_ = -1;
+  std::atomic<bool> have_pwait2_{true};  // cleared on ENOSYS (kernels before 5.11)
   char wake_tag_ = 0;
   std::atomic<bool> wake_pending_{false};
 };
