@@ -23,9 +23,9 @@ void netpoll_install(NetpollHook* hook) {
 
 NetpollHook* netpoller() { return g_hook.load(std::memory_order_acquire); }
 
-int netpoll_inject(std::int64_t delay_ns) {
+G* netpoll_take(std::int64_t delay_ns) {
   NetpollHook* hook = netpoller();
-  if (!hook) return 0;
+  if (!hook) return nullptr;
   G* list = hook->poll(delay_ns);
   sched->last_poll.store(nanotime(), std::memory_order_relaxed);
   if (list && trace_enabled()) {  // before the unparks it causes
@@ -33,6 +33,11 @@ int netpoll_inject(std::int64_t delay_ns) {
     for (G* g = list; g; g = g->schedlink) count++;
     trace_emit(EventKind::netpoll_wake, 0, count, 0, WaitReason::none, kTraceAutoP);
   }
+  return list;
+}
+
+int netpoll_inject(std::int64_t delay_ns) {
+  G* list = netpoll_take(delay_ns);
   int n = 0;
   while (list) {
     G* g = list;

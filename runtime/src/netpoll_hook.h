@@ -32,6 +32,10 @@ NetpollHook* netpoller();
 // netpoll_inject() polls and makes the returned fibers runnable: on the caller's P if
 // it has one, else on the global queue. Returns how many.
 int netpoll_inject(std::int64_t delay_ns);
+// netpoll_take() polls and returns the fibers it found waiting, linked by schedlink,
+// without making them runnable: for the M that blocked in the poller, which runs the
+// first itself (see findrunnable).
+G* netpoll_take(std::int64_t delay_ns);
 
 // Process set-up done at run(): RLIMIT_NOFILE raised to its hard limit, as Go does.
 void netpoll_raise_nofile();

@@ -36,6 +36,9 @@ Sched* sched = nullptr;
 // Fiber ids are unique for the life of the process, across runs.
 static std::atomic<std::uint64_t> goid_gen{1};
 
+void make_runnable(G* g);  // below, outside the anonymous namespace
+void ready_impl(G* g);
+
 namespace {
 
 thread_local M* tls_m = nullptr;
@@ -352,8 +355,7 @@ inline void live_add(P* p, std::int64_t d) {
 // sysmon started on it has finished (the Dekker pair of stack_trim.cpp).
 inline void set_runnable_after_wait(G* g) {
   g->status.store(GStatus::runnable, std::memory_order_seq_cst);
-  while (g->trim.load(std::memory_order_seq_cst)) [[unlikely]]
-    cpu_relax();
+  while (g->trim.load(std::memory_order_seq_cst)) [[unlikely]] cpu_relax();
 }
 
 // post_switch() finishes whatever the previous context left in m->post. Runs first
@@ -581,9 +583,10 @@ top:
     if (next != 0 || netpoller()) {
       sched->poll_until.store(next, std::memory_order_seq_cst);
       trace_event(EventKind::m_park);
+      G* polled = nullptr;
       if (netpoller()) {
         std::int64_t delay = next == 0 ? -1 : std::max<std::int64_t>(0, next - nanotime());
-        netpoll_inject(delay);
+        polled = netpoll_take(delay);
       } else {
         sched->poll_note.sleep_until_ns(next);
         sched->poll_note.clear();
@@ -596,11 +599,40 @@ top:
       sched->lock.unlock();
       if (np) {
         acquirep(m, np);
+        if (polled) {
+          // Run the first fiber the poll found here, on the P just taken, and queue the
+          // rest there (Go's findrunnable does the same). Readying them from this M,
+          // which had no P, would have sent them to the global queue and woken another
+          // M for each -- a thread wake-up per incoming message that the M already
+          // awake then takes the work from anyway.
+          G* first = polled;
+          polled = polled->schedlink;
+          first->schedlink = nullptr;
+          make_runnable(first);
+          bool more = false;
+          while (polled) {
+            G* g = polled;
+            polled = g->schedlink;
+            g->schedlink = nullptr;
+            make_runnable(g);
+            runq_put(np, g, false);
+            more = true;
+          }
+          if (more) wakep();
+          *inherit = false;
+          return first;
+        }
         m->spinning = true;  // look at every P's timers and queues
         sched->nmspinning.fetch_add(1, std::memory_order_seq_cst);
         goto top;
       }
       // Every P is busy: they will find what the poll readied (global queue).
+      while (polled) {
+        G* g = polled;
+        polled = g->schedlink;
+        g->schedlink = nullptr;
+        ready_impl(g);
+      }
     } else {
       sched->poller_busy.store(false, std::memory_order_seq_cst);
       // A timer may have been added between the scan and the store above.
@@ -775,10 +807,15 @@ void ready(G* g) {
   systemstack([g] { ready_impl(g); });
 }
 
-void ready_impl(G* g) {
+// make_runnable() is the first half of ready(): g leaves `waiting`, on no queue yet.
+void make_runnable(G* g) {
   trace_event(EventKind::fiber_unpark, g->id);
   g->status_since.store(0, std::memory_order_relaxed);  // kept for waits only
   set_runnable_after_wait(g);
+}
+
+void ready_impl(G* g) {
+  make_runnable(g);
   M* m = getm();
   P* p = m ? m->p : nullptr;
   if (!p) {
