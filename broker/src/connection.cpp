@@ -83,10 +83,7 @@ Connection::~Connection() = default;
 // where senders append), so a sender either sees the flag cleared and starts a writer,
 // or appended before that last look and the retiring writer stays.
 void Connection::kick() {
-  if (!writer_running_.load(std::memory_order_acquire)) {
-    start_writer();
-    return;
-  }
+  if (!writer_running_.load(std::memory_order_acquire) && start_writer()) return;
   try {
     kick_.try_send(1);  // full: a kick is pending already, and that one will do
   } catch (const weft::ChanClosedError&) {
@@ -94,23 +91,21 @@ void Connection::kick() {
   }
 }
 
-void Connection::start_writer() {
+// start_writer() starts a writer unless one is running; returns whether it did.
+bool Connection::start_writer() {
   // Counted before the flag is taken, so that shutdown(), which waits for writers_
   // after taking the flag itself, never misses one that is being started.
   writers_.add(1);
   if (writer_running_.exchange(true, std::memory_order_acq_rel)) {
     writers_.done();
-    try {
-      kick_.try_send(1);
-    } catch (const weft::ChanClosedError&) {
-    }
-    return;
+    return false;
   }
   weft::go("weftd-writer", [this, wg = writers_] {
     weft::ScopedLabels labels(labels_);
     writer_loop();
     wg.done();
   });
+  return true;
 }
 
 void Connection::send_method(std::uint16_t channel, const amqp::Method& m) {
@@ -148,23 +143,12 @@ bool Connection::backlogged(const std::shared_ptr<Queue>& q) {
 }
 
 void Connection::writer_loop() {
+  // A new writer was started for output that is already there: write first, then wait.
   auto idle = weft::tick(std::chrono::seconds(1));
-  bool wrote = true;  // since the last tick
+  bool wrote = false;  // since the last tick
+  bool open = true;
   std::string batch;
-  for (bool first = true;; first = false) {
-    bool open = true, tick = false;
-    if (!first)  // a new writer was started for output that is already there
-      weft::select(weft::on_recv(kick_, [&](std::optional<int> v) { open = v.has_value(); }),
-                   weft::on_recv(idle, [&](auto) { tick = true; }));
-    if (tick && !std::exchange(wrote, false)) {
-      writer_running_.store(false, std::memory_order_seq_cst);
-      bool pending;
-      {
-        std::lock_guard lock(out_mu_);
-        pending = !out_.empty() || !backlogged_.empty();
-      }
-      if (!pending || writer_running_.exchange(true, std::memory_order_acq_rel)) break;
-    }
+  for (;;) {
     std::vector<std::weak_ptr<Queue>> again;
     {
       std::lock_guard lock(out_mu_);
@@ -187,8 +171,20 @@ void Connection::writer_loop() {
     for (auto& w : again)
       if (auto q = w.lock()) q->dispatch();
     if (!open) return;
+    bool tick = false;
+    weft::select(weft::on_recv(kick_, [&](std::optional<int> v) { open = v.has_value(); }),
+                 weft::on_recv(idle, [&](auto) { tick = true; }));
+    if (tick && !std::exchange(wrote, false)) {
+      // A second without output: retire (see kick()).
+      writer_running_.store(false, std::memory_order_seq_cst);
+      bool pending;
+      {
+        std::lock_guard lock(out_mu_);
+        pending = !out_.empty() || !backlogged_.empty();
+      }
+      if (!pending || writer_running_.exchange(true, std::memory_order_acq_rel)) return;
+    }
   }
-  idle.close();
 }
 
 // heartbeat_tick() runs every half heartbeat interval on a timer (Go's time.AfterFunc:
@@ -594,7 +590,7 @@ void Connection::shutdown() {
     if (heartbeat_timer_) heartbeat_timer_->stop();
   }
   kick_.close();   // a writer flushes what is left (a close-ok, say) and returns
-  start_writer();  // (this one, if none is running)
+  start_writer();  // (a new one, if none is running)
 }
 
 }  // namespace weftd

@@ -88,7 +88,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // heartbeats (0: none).
   void writer_loop();
   void kick();
-  void start_writer();
+  bool start_writer();
   void heartbeat_tick();
   void handle_channel0(const weft::amqp::Frame& f);
   void handle_channel_frame(const weft::amqp::Frame& f);

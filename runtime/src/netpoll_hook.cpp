@@ -36,8 +36,9 @@ G* netpoll_take(std::int64_t delay_ns) {
   return list;
 }
 
-int netpoll_inject(std::int64_t delay_ns) {
-  G* list = netpoll_take(delay_ns);
+int netpoll_inject(std::int64_t delay_ns) { return netpoll_ready(netpoll_take(delay_ns)); }
+
+int netpoll_ready(G* list) {
   int n = 0;
   while (list) {
     G* g = list;

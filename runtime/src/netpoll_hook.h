@@ -36,6 +36,8 @@ int netpoll_inject(std::int64_t delay_ns);
 // without making them runnable: for the M that blocked in the poller, which runs the
 // first itself (see findrunnable).
 G* netpoll_take(std::int64_t delay_ns);
+// netpoll_ready() readies a list netpoll_take() returned. Returns how many.
+int netpoll_ready(G* list);
 
 // Process set-up done at run(): RLIMIT_NOFILE raised to its hard limit, as Go does.
 void netpoll_raise_nofile();

@@ -37,7 +37,6 @@ Sched* sched = nullptr;
 static std::atomic<std::uint64_t> goid_gen{1};
 
 void make_runnable(G* g);  // below, outside the anonymous namespace
-void ready_impl(G* g);
 
 namespace {
 
@@ -627,12 +626,7 @@ top:
         goto top;
       }
       // Every P is busy: they will find what the poll readied (global queue).
-      while (polled) {
-        G* g = polled;
-        polled = g->schedlink;
-        g->schedlink = nullptr;
-        ready_impl(g);
-      }
+      netpoll_ready(polled);
     } else {
       sched->poller_busy.store(false, std::memory_order_seq_cst);
       // A timer may have been added between the scan and the store above.

@@ -44,8 +44,7 @@ std::size_t trim_one(G* g) {
   g->trim.store(1, std::memory_order_seq_cst);
   std::size_t released = 0;
   const std::uint32_t resumes = g->resumes.load(std::memory_order_relaxed);
-  if (g->status.load(std::memory_order_seq_cst) == GStatus::waiting && g->ctx.fctx &&
-      g->trimmed_at != resumes) {
+  if (g->status.load(std::memory_order_seq_cst) == GStatus::waiting && g->ctx.fctx) {
     const auto lo = reinterpret_cast<std::uintptr_t>(g->stack.lo);
     const auto sp = reinterpret_cast<std::uintptr_t>(g->ctx.fctx);
     const std::uintptr_t from = (lo + page - 1) & ~(page - 1);
