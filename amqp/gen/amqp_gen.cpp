@@ -226,26 +226,62 @@ std::string cpp_type(const std::string& t) {
   std::exit(1);
 }
 
-std::string read_expr(const std::string& t) {
-  if (t == "bit") return "r.bit()";
-  if (t == "octet") return "r.u8()";
-  if (t == "short") return "r.u16()";
-  if (t == "long") return "r.u32()";
-  if (t == "longlong" || t == "timestamp") return "r.u64()";
-  if (t == "shortstr") return "r.shortstr()";
-  if (t == "longstr") return "r.longstr()";
-  return "r.table()";
+// read_stmt(): decode a field of type t into the lvalue v, reusing a string's capacity.
+std::string read_stmt(const std::string& t, const std::string& v) {
+  if (t == "bit") return v + " = r.bit();";
+  if (t == "octet") return v + " = r.u8();";
+  if (t == "short") return v + " = r.u16();";
+  if (t == "long") return v + " = r.u32();";
+  if (t == "longlong" || t == "timestamp") return v + " = r.u64();";
+  if (t == "shortstr") return "r.shortstr_into(" + v + ");";
+  if (t == "longstr") return "r.longstr_into(" + v + ");";
+  return v + " = r.table();";
 }
 
-std::string write_stmt(const std::string& t, const std::string& v) {
-  if (t == "bit") return "w.bit(" + v + ");";
-  if (t == "octet") return "w.u8(" + v + ");";
-  if (t == "short") return "w.u16(" + v + ");";
-  if (t == "long") return "w.u32(" + v + ");";
-  if (t == "longlong" || t == "timestamp") return "w.u64(" + v + ");";
-  if (t == "shortstr") return "w.shortstr(" + v + ");";
-  if (t == "longstr") return "w.longstr(" + v + ");";
-  return "w.table(" + v + ");";
+// fixed_size(): a field's size on the wire if it does not depend on the value, else 0.
+std::size_t fixed_size(const std::string& t) {
+  if (t == "octet") return 1;
+  if (t == "short") return 2;
+  if (t == "long") return 4;
+  if (t == "longlong" || t == "timestamp") return 8;
+  return 0;
+}
+
+// size_expr(): the size of a variable-size field's value v (these throw CodecError for
+// a value the wire cannot carry).
+std::string size_expr(const std::string& t, const std::string& v) {
+  if (t == "shortstr") return "wire::shortstr_size(" + v + ")";
+  if (t == "longstr") return "wire::longstr_size(" + v + ")";
+  return "wire::table_size(" + v + ")";
+}
+
+// put_stmt(): write a non-bit field's value v at p.
+std::string put_stmt(const std::string& t, const std::string& v) {
+  if (t == "octet") return "p = wire::put_u8(p, " + v + ");";
+  if (t == "short") return "p = wire::put_u16(p, " + v + ");";
+  if (t == "long") return "p = wire::put_u32(p, " + v + ");";
+  if (t == "longlong" || t == "timestamp") return "p = wire::put_u64(p, " + v + ");";
+  if (t == "shortstr") return "p = wire::put_shortstr(p, " + v + ");";
+  if (t == "longstr") return "p = wire::put_longstr(p, " + v + ");";
+  return "p = wire::put_table(p, " + v + ");";
+}
+
+// A method's arguments as runs: consecutive bits share octets, low bit first, up to 8.
+struct Run {
+  std::vector<const Field*> fields;  // one field, or up to 8 bits
+  bool bits = false;
+};
+std::vector<Run> runs(const std::vector<Field>& fields) {
+  std::vector<Run> out;
+  for (const Field& f : fields) {
+    const bool bit = f.type == "bit";
+    if (bit && !out.empty() && out.back().bits && out.back().fields.size() < 8) {
+      out.back().fields.push_back(&f);
+      continue;
+    }
+    out.push_back(Run{{&f}, bit});
+  }
+  return out;
 }
 
 void emit(const Spec& spec, std::ostream& h, std::ostream& c) {
@@ -311,22 +347,55 @@ void emit(const Spec& spec, std::ostream& h, std::ostream& c) {
         << ";" << (f.reserved ? "  // reserved" : "") << "\n";
     }
     h << "\n  void encode(Writer& w) const;\n"
+         "  // encoded_size(): the arguments' size on the wire (CodecError if they cannot be\n"
+         "  // encoded); encode_to() writes exactly that many bytes at p and returns the end.\n"
+         "  std::size_t encoded_size() const;\n"
+         "  char* encode_to(char* p) const;\n"
          "  static " << name << " decode(Reader& r);\n"
+         "  // decode_into() decodes over this method's fields, reusing their strings.\n"
+         "  void decode_into(Reader& r);\n"
          "  // check() applies the spec's domain rules; nullopt if they all hold.\n"
          "  std::optional<DomainError> check() const;\n"
          "  bool operator==(const " << name << "&) const = default;\n};\n\n";
 
-    c << "void " << name << "::encode([[maybe_unused]] Writer& w) const {\n";
-    for (const Field& f : m->fields) c << "  " << write_stmt(f.type, snake(f.name)) << "\n";
-    c << "  w.flush_bits();\n}\n\n";
-    c << name << " " << name << "::decode([[maybe_unused]] Reader& r) {\n  " << name << " m;\n";
+    const std::vector<Run> rs = runs(m->fields);
+    std::size_t fixed = 0;
+    std::string dynamic;
+    for (const Run& run : rs) {
+      const std::string& t = run.fields[0]->type;
+      if (run.bits)
+        fixed += 1;
+      else if (fixed_size(t))
+        fixed += fixed_size(t);
+      else
+        dynamic += " + " + size_expr(t, snake(run.fields[0]->name));
+    }
+    c << "std::size_t " << name << "::encoded_size() const { return " << fixed << dynamic
+      << "; }\n\n";
+    c << "char* " << name << "::encode_to(char* p) const {\n";
+    for (const Run& run : rs) {
+      if (!run.bits) {
+        c << "  " << put_stmt(run.fields[0]->type, snake(run.fields[0]->name)) << "\n";
+        continue;
+      }
+      c << "  p = wire::put_u8(p, std::uint8_t(";
+      for (std::size_t i = 0; i < run.fields.size(); i++)
+        c << (i ? " | " : "") << "(" << snake(run.fields[i]->name) << " ? " << (1u << i)
+          << "u : 0u)";
+      c << "));\n";
+    }
+    c << "  return p;\n}\n\n";
+    c << "void " << name << "::encode(Writer& w) const { encode_to(w.extend(encoded_size())); }\n\n";
+    c << name << " " << name << "::decode(Reader& r) {\n  " << name
+      << " m;\n  m.decode_into(r);\n  return m;\n}\n\n";
+    c << "void " << name << "::decode_into([[maybe_unused]] Reader& r) {\n";
     bool in_bits = false;
     for (const Field& f : m->fields) {
       if (in_bits && f.type != "bit") c << "  r.end_bits();\n";
       in_bits = f.type == "bit";
-      c << "  m." << snake(f.name) << " = " << read_expr(f.type) << ";\n";
+      c << "  " << read_stmt(f.type, snake(f.name)) << "\n";
     }
-    c << "  r.end_bits();\n  return m;\n}\n\n";
+    c << "  r.end_bits();\n}\n\n";
     c << "std::optional<DomainError> " << name << "::check() const {\n";
     for (const Field& f : m->fields) {
       for (const Assert& a : f.asserts) {
@@ -362,8 +431,14 @@ void emit(const Spec& spec, std::ostream& h, std::ostream& c) {
        "// decode_method() decodes a method frame's payload (class id, method id, arguments).\n"
        "// Unknown ids: nullopt with *unknown set; malformed arguments: nullopt with r's error.\n"
        "std::optional<Method> decode_method(Reader& r, bool* unknown);\n"
-       "// encode_method() appends class id, method id and arguments.\n"
+       "// decode_method_into() decodes over m, reusing its alternative (and that one's\n"
+       "// strings) when the frame holds the same method; false as decode_method's nullopt.\n"
+       "bool decode_method_into(Reader& r, Method& m, bool* unknown);\n"
+       "// encode_method() appends class id, method id and arguments; encoded_size() is\n"
+       "// their size and encode_method_to() writes them at p, returning the end.\n"
        "void encode_method(const Method& m, Writer& w);\n"
+       "std::size_t encoded_size(const Method& m);\n"
+       "char* encode_method_to(char* p, const Method& m);\n"
        "std::optional<DomainError> check_method(const Method& m);\n\n";
 
   c << "namespace {\nconst MethodInfo kMethods[] = {\n";
@@ -376,20 +451,29 @@ void emit(const Spec& spec, std::ostream& h, std::ostream& c) {
        "    if (i.class_id == class_id && i.method_id == method_id) return &i;\n"
        "  return nullptr;\n}\n\n"
        "const MethodInfo& method_info(const Method& m) { return kMethods[m.index()]; }\n\n";
-  c << "std::optional<Method> decode_method(Reader& r, bool* unknown) {\n"
+  c << "bool decode_method_into(Reader& r, Method& m, bool* unknown) {\n"
        "  *unknown = false;\n  const std::uint32_t id = std::uint32_t(r.u16()) << 16;\n"
-       "  const std::uint32_t key = id | r.u16();\n  if (!r.ok()) return std::nullopt;\n"
+       "  const std::uint32_t key = id | r.u16();\n  if (!r.ok()) return false;\n"
        "  switch (key) {\n";
   for (auto [cl, m] : all) {
     const std::string name = camel(cl->name) + camel(m->name);
     c << "    case " << ((cl->index << 16) | m->index) << ": {  // " << cl->name << "." << m->name
-      << "\n      auto v = " << name << "::decode(r);\n"
-      << "      if (!r.ok()) return std::nullopt;\n      return Method(std::move(v));\n    }\n";
+      << "\n      auto* x = std::get_if<" << name << ">(&m);\n"
+      << "      (x ? *x : m.emplace<" << name << ">()).decode_into(r);\n"
+      << "      return r.ok();\n    }\n";
   }
-  c << "    default:\n      *unknown = true;\n      return std::nullopt;\n  }\n}\n\n";
-  c << "void encode_method(const Method& m, Writer& w) {\n"
-       "  std::visit([&w](const auto& x) {\n"
-       "    w.u16(x.kClassId);\n    w.u16(x.kMethodId);\n    x.encode(w);\n  }, m);\n}\n\n"
+  c << "    default:\n      *unknown = true;\n      return false;\n  }\n}\n\n";
+  c << "std::optional<Method> decode_method(Reader& r, bool* unknown) {\n"
+       "  std::optional<Method> m(std::in_place);\n"
+       "  if (!decode_method_into(r, *m, unknown)) return std::nullopt;\n  return m;\n}\n\n";
+  c << "std::size_t encoded_size(const Method& m) {\n"
+       "  return 4 + std::visit([](const auto& x) { return x.encoded_size(); }, m);\n}\n\n"
+       "char* encode_method_to(char* p, const Method& m) {\n"
+       "  return std::visit([p](const auto& x) {\n"
+       "    return x.encode_to(wire::put_u16(wire::put_u16(p, x.kClassId), x.kMethodId));\n"
+       "  }, m);\n}\n\n"
+       "void encode_method(const Method& m, Writer& w) {\n"
+       "  encode_method_to(w.extend(encoded_size(m)), m);\n}\n\n"
        "std::optional<DomainError> check_method(const Method& m) {\n"
        "  return std::visit([](const auto& x) { return x.check(); }, m);\n}\n\n";
 
@@ -408,23 +492,39 @@ void emit(const Spec& spec, std::ostream& h, std::ostream& c) {
     for (const Field& f : cl.properties)
       h << "  std::optional<" << cpp_type(f.type) << "> " << snake(f.name) << ";\n";
     h << "\n  std::uint16_t flags() const;\n  void encode(Writer& w) const;  // flags, then the "
-         "present properties\n  static " << name << " decode(Reader& r);\n  bool operator==(const "
-      << name << "&) const = default;\n};\n\n";
+         "present properties\n"
+         "  std::size_t encoded_size() const;  // as a method's\n"
+         "  char* encode_to(char* p) const;\n"
+         "  static " << name << " decode(Reader& r);\n"
+         "  void decode_into(Reader& r);  // reuses the present strings' capacity\n"
+         "  bool operator==(const " << name << "&) const = default;\n};\n\n";
     c << "std::uint16_t " << name << "::flags() const {\n  std::uint16_t f = 0;\n";
     for (const Field& f : cl.properties)
       c << "  if (" << snake(f.name) << ") f |= kFlag" << camel(f.name) << ";\n";
     c << "  return f;\n}\n\n";
-    c << "void " << name << "::encode(Writer& w) const {\n  w.u16(flags());\n";
+    c << "std::size_t " << name << "::encoded_size() const {\n  std::size_t n = 2;\n";
+    for (const Field& f : cl.properties) {
+      const std::string v = snake(f.name);
+      c << "  if (" << v << ") n += "
+        << (fixed_size(f.type) ? std::to_string(fixed_size(f.type)) : size_expr(f.type, "*" + v))
+        << ";\n";
+    }
+    c << "  return n;\n}\n\n";
+    c << "char* " << name << "::encode_to(char* p) const {\n  p = wire::put_u16(p, flags());\n";
     for (const Field& f : cl.properties)
-      c << "  if (" << snake(f.name) << ") " << write_stmt(f.type, "*" + snake(f.name)) << "\n";
-    c << "}\n\n";
-    c << name << " " << name << "::decode(Reader& r) {\n  " << name
-      << " p;\n  const std::uint16_t f = r.u16();\n"
-         "  if (f & 1) r.fail(\"property flag continuation is not supported\");\n";
-    for (const Field& f : cl.properties)
-      c << "  if (f & kFlag" << camel(f.name) << ") p." << snake(f.name) << " = "
-        << read_expr(f.type) << ";\n";
+      c << "  if (" << snake(f.name) << ") " << put_stmt(f.type, "*" + snake(f.name)) << "\n";
     c << "  return p;\n}\n\n";
+    c << "void " << name << "::encode(Writer& w) const { encode_to(w.extend(encoded_size())); }\n\n";
+    c << name << " " << name << "::decode(Reader& r) {\n  " << name
+      << " p;\n  p.decode_into(r);\n  return p;\n}\n\n";
+    c << "void " << name << "::decode_into(Reader& r) {\n  const std::uint16_t f = r.u16();\n"
+         "  if (f & 1) r.fail(\"property flag continuation is not supported\");\n";
+    for (const Field& f : cl.properties) {
+      const std::string v = snake(f.name);
+      c << "  if (f & kFlag" << camel(f.name) << ")\n    " << read_stmt(f.type, v)
+        << "\n  else\n    " << v << ".reset();\n";
+    }
+    c << "}\n\n";
   }
 
   h << "}  // namespace weft::amqp\n";

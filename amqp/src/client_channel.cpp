@@ -82,6 +82,7 @@ void ChannelState::deliver_reply(Command& cmd) {
   {
     std::lock_guard l(mu);
     if (!awaiting || reply) return;  // nobody asked: a late reply to an abandoned call
+    cmd.content.body.own();          // read by another fiber, after the reader has read on
     reply = std::move(cmd);
   }
   cv.notify_all();
@@ -120,7 +121,7 @@ void ChannelState::dispatch(Command& cmd) {
     dv.exchange = std::move(d->exchange);
     dv.routing_key = std::move(d->routing_key);
     dv.properties = std::move(cmd.content.properties);
-    dv.body = std::move(cmd.content.body);
+    dv.body = cmd.content.body.take();
     dv.channel = weak_from_this();
     p->push(std::move(dv));
     return;
@@ -134,7 +135,7 @@ void ChannelState::dispatch(Command& cmd) {
     if (!p) return;  // nobody asked for returns()
     p->push(Returned{r->reply_code, std::move(r->reply_text), std::move(r->exchange),
                      std::move(r->routing_key), std::move(cmd.content.properties),
-                     std::move(cmd.content.body)});
+                     cmd.content.body.take()});
     return;
   }
   if (std::holds_alternative<BasicAck>(m) || std::holds_alternative<BasicNack>(m)) {
@@ -390,7 +391,7 @@ std::optional<Delivery> Channel::basic_get(std::string_view queue, bool no_ack) 
   d.routing_key = std::move(ok->routing_key);
   d.message_count = ok->message_count;
   d.properties = std::move(c.content.properties);
-  d.body = std::move(c.content.body);
+  d.body = c.content.body.take();
   d.channel = s_;
   return d;
 }

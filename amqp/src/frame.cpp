@@ -40,38 +40,28 @@ void FrameDecoder::append(std::string_view data) {
   commit(data.size());
 }
 
-FrameDecoder::Status FrameDecoder::next(Frame* frame, ProtocolError* error) {
-  auto fail = [&](std::string text) {
+// refuse(): the error for the frame at start_ (or the one found before), kept so that
+// every later call reports it again. Out of line: next() is on every frame's path.
+FrameDecoder::Status FrameDecoder::refuse(ProtocolError* error) {
+  if (!failed_) {
+    const char* p = buf_.get() + start_;
+    const auto type = static_cast<std::uint8_t>(p[0]);
+    const std::uint64_t size = be32(p + 3);
+    std::string text;
+    if (type != 1 && type != 2 && type != 3 && type != 8)
+      text = "unknown frame type " + std::to_string(type);
+    else if (frame_max_ != 0 && size + kFrameOverhead > frame_max_)
+      text = "frame of " + std::to_string(size + kFrameOverhead) + " bytes exceeds frame_max " +
+             std::to_string(frame_max_);
+    else if (static_cast<std::uint8_t>(p[7 + size]) != kFrameEndOctet)
+      text = "frame end octet is " + std::to_string(std::uint8_t(p[7 + size])) + ", not 206 (0xCE)";
+    else
+      text = "heartbeat frame on channel " +
+             std::to_string(std::uint8_t(p[1]) << 8 | std::uint8_t(p[2]));
     failed_ = ProtocolError{ReplyCode::frame_error, std::move(text)};
-    *error = *failed_;
-    return Status::error;
-  };
-  if (failed_) {
-    *error = *failed_;
-    return Status::error;
   }
-  const std::size_t have = end_ - start_;
-  if (have < 7) return Status::need_more;
-  const char* p = buf_.get() + start_;
-  const auto type = static_cast<std::uint8_t>(p[0]);
-  const auto channel = static_cast<std::uint16_t>(std::uint8_t(p[1]) << 8 | std::uint8_t(p[2]));
-  const std::uint32_t size = be32(p + 3);
-  if (type != 1 && type != 2 && type != 3 && type != 8)
-    return fail("unknown frame type " + std::to_string(type));
-  if (frame_max_ != 0 && std::uint64_t(size) + kFrameOverhead > frame_max_)
-    return fail("frame of " + std::to_string(std::uint64_t(size) + kFrameOverhead) +
-                " bytes exceeds frame_max " + std::to_string(frame_max_));
-  if (have < std::size_t(size) + kFrameOverhead) return Status::need_more;
-  if (static_cast<std::uint8_t>(p[7 + size]) != kFrameEndOctet)
-    return fail("frame end octet is " + std::to_string(std::uint8_t(p[7 + size])) +
-                ", not 206 (0xCE)");
-  if (type == 8 && channel != 0) return fail("heartbeat frame on channel " + std::to_string(channel));
-  frame->type = static_cast<FrameType>(type);
-  frame->channel = channel;
-  frame->payload = std::string_view(p + 7, size);
-  start_ += size + kFrameOverhead;
-  if (start_ == end_) start_ = end_ = 0;  // the bytes stay put until the next prepare()
-  return Status::frame;
+  *error = *failed_;
+  return Status::error;
 }
 
 // ---- ContentAssembler ----------------------------------------------------------------
@@ -95,14 +85,13 @@ ContentAssembler::Status ContentAssembler::feed(const Frame& frame, ProtocolErro
                     std::string("expected content header or body for ") +
                         method_info(command_.method).name + ", got a method frame");
       bool unknown = false;
-      auto m = decode_method(r, &unknown);
-      if (!m) {
+      // In place: a channel that publishes decodes each basic.publish over the last one.
+      if (!decode_method_into(r, command_.method, &unknown)) {
         if (unknown)
           return fail(error, ReplyCode::command_invalid, "unknown method frame");
         return fail(error, ReplyCode::syntax_error,
                     std::string("malformed method frame: ") + r.error());
       }
-      command_.method = std::move(*m);
       const MethodInfo& info = method_info(command_.method);
       if (!r.at_end()) {
         state_ = State::want_header;  // so that fail() names the method
@@ -111,9 +100,11 @@ ContentAssembler::Status ContentAssembler::feed(const Frame& frame, ProtocolErro
       }
       command_.content.body.clear();
       command_.content.body_size = 0;
-      command_.content.properties = {};
-      if (!info.has_content) return Status::complete;
-      state_ = State::want_header;
+      if (!info.has_content) {
+        command_.content.properties = {};
+        return Status::complete;
+      }
+      state_ = State::want_header;  // whose frame decodes over the properties
       return Status::need_more;
     }
     case FrameType::header: {
@@ -122,7 +113,7 @@ ContentAssembler::Status ContentAssembler::feed(const Frame& frame, ProtocolErro
       const std::uint16_t class_id = r.u16();
       r.u16();  // weight, unused
       command_.content.body_size = r.u64();
-      command_.content.properties = BasicProperties::decode(r);
+      command_.content.properties.decode_into(r);
       if (!r.ok() || !r.at_end())
         return fail(error, ReplyCode::syntax_error,
                     std::string("malformed content header: ") + (r.ok() ? "trailing bytes" : r.error()));
@@ -138,20 +129,26 @@ ContentAssembler::Status ContentAssembler::feed(const Frame& frame, ProtocolErro
         state_ = State::idle;
         return Status::complete;
       }
-      command_.content.body.reserve(std::min(command_.content.body_size, kMaxReserve));
       state_ = State::want_body;
       return Status::need_more;
     }
     case FrameType::body: {
       if (state_ != State::want_body)
         return fail(error, ReplyCode::unexpected_frame, "unexpected content body frame");
-      std::string& body = command_.content.body;
-      if (body.size() + frame.payload.size() > command_.content.body_size)
-        return fail(error, ReplyCode::frame_error,
-                    "content body exceeds the " + std::to_string(command_.content.body_size) +
-                        " bytes its header announced");
-      body.append(frame.payload);
-      if (body.size() < command_.content.body_size) return Status::need_more;
+      Body& body = command_.content.body;
+      const std::uint64_t want = command_.content.body_size;
+      if (body.size() + frame.payload.size() > want)
+        return fail(
+            error, ReplyCode::frame_error,
+            "content body exceeds the " + std::to_string(want) + " bytes its header announced");
+      if (body.empty() && frame.payload.size() == want) {
+        body.borrow(frame.payload);  // the whole body in one frame: no copy
+      } else {
+        std::string& s = body.storage();
+        if (s.empty()) s.reserve(std::min(want, kMaxReserve));
+        s.append(frame.payload);
+      }
+      if (body.size() < want) return Status::need_more;
       state_ = State::idle;
       return Status::complete;
     }
@@ -163,42 +160,48 @@ ContentAssembler::Status ContentAssembler::feed(const Frame& frame, ProtocolErro
 
 // ---- FrameEncoder --------------------------------------------------------------------
 
-std::size_t FrameEncoder::begin_frame(FrameType type, std::uint16_t channel) {
-  const std::size_t at = buf_.size();
-  const char h[7] = {char(type), char(channel >> 8), char(channel), 0, 0, 0, 0};
-  buf_.append(h, 7);
-  return at;
+namespace {
+char* put_frame_header(char* p, FrameType type, std::uint16_t channel, std::size_t size) {
+  p = wire::put_u8(p, static_cast<std::uint8_t>(type));
+  return wire::put_u32(wire::put_u16(p, channel), static_cast<std::uint32_t>(size));
 }
 
-void FrameEncoder::end_frame(std::size_t at) {
-  const auto size = static_cast<std::uint32_t>(buf_.size() - at - 7);
-  char* p = buf_.data() + at + 3;
-  p[0] = char(size >> 24), p[1] = char(size >> 16), p[2] = char(size >> 8), p[3] = char(size);
-  buf_.push_back(static_cast<char>(kFrameEndOctet));
+// extend(): n more bytes at the end of out, for the caller to fill.
+char* extend(std::string& out, std::size_t n) {
+  const std::size_t at = out.size();
+  out.resize(at + n);
+  return out.data() + at;
 }
+}  // namespace
 
+// Each frame's size is worked out first (which also refuses what cannot be encoded
+// before anything is appended); then the buffer grows once and the frame is written
+// through a pointer.
 void FrameEncoder::method(std::uint16_t channel, const Method& m) {
-  const std::size_t at = begin_frame(FrameType::method, channel);
-  Writer w(buf_);
-  encode_method(m, w);
-  end_frame(at);
+  const std::size_t size = encoded_size(m);
+  char* p = put_frame_header(extend(buf_, 7 + size + 1), FrameType::method, channel, size);
+  *encode_method_to(p, m) = static_cast<char>(kFrameEndOctet);
 }
 
 void FrameEncoder::content(std::uint16_t channel, const Method& m, const BasicProperties& props,
                            std::string_view body) {
-  method(channel, m);
-  std::size_t at = begin_frame(FrameType::header, channel);
-  Writer w(buf_);
-  w.u16(method_info(m).class_id);
-  w.u16(0);
-  w.u64(body.size());
-  props.encode(w);
-  end_frame(at);
+  const std::size_t method_size = encoded_size(m);
+  const std::size_t header_size = 12 + props.encoded_size();
+  char* p = extend(buf_, 7 + method_size + 1 + 7 + header_size + 1);
+  p = encode_method_to(put_frame_header(p, FrameType::method, channel, method_size), m);
+  p = wire::put_u8(p, kFrameEndOctet);
+  p = put_frame_header(p, FrameType::header, channel, header_size);
+  p = wire::put_u64(wire::put_u16(wire::put_u16(p, method_info(m).class_id), 0), body.size());
+  p = props.encode_to(p);
+  wire::put_u8(p, kFrameEndOctet);
+  // The body is appended, not resized for: resize() would zero what memcpy then overwrites.
   const std::size_t chunk = frame_max_ > kFrameOverhead ? frame_max_ - kFrameOverhead : 1 << 30;
   for (std::size_t off = 0; off < body.size(); off += chunk) {
-    at = begin_frame(FrameType::body, channel);
-    buf_.append(body.substr(off, chunk));
-    end_frame(at);
+    const std::string_view part = body.substr(off, chunk);
+    char h[7];
+    buf_.append(h, put_frame_header(h, FrameType::body, channel, part.size()) - h);
+    buf_.append(part);
+    buf_.push_back(static_cast<char>(kFrameEndOctet));
   }
 }
 

@@ -193,65 +193,104 @@ FieldValue Reader::value() {
   }
 }
 
-void Writer::table(const FieldTable& t) {
-  flush_bits();
-  const std::size_t at = out_.size();
-  u32(0);  // length, patched below
-  for (const auto& [key, v] : t) {
-    shortstr(key);
-    value(v);
-  }
-  const auto len = static_cast<std::uint32_t>(out_.size() - at - 4);
-  out_[at] = char(len >> 24), out_[at + 1] = char(len >> 16), out_[at + 2] = char(len >> 8),
-  out_[at + 3] = char(len);
+// ---- sized encoding ------------------------------------------------------------------
+
+namespace wire {
+
+std::size_t table_size(const FieldTable& t) {
+  std::size_t n = 4;
+  for (const auto& [key, v] : t) n += shortstr_size(key) + value_size(v);
+  if (n - 4 > 0xffffffffu) throw CodecError("field table longer than 4 GiB");
+  return n;
 }
 
-void Writer::array(const FieldArray& a) {
-  flush_bits();
-  const std::size_t at = out_.size();
-  u32(0);
-  for (const FieldValue& v : a) value(v);
-  const auto len = static_cast<std::uint32_t>(out_.size() - at - 4);
-  out_[at] = char(len >> 24), out_[at + 1] = char(len >> 16), out_[at + 2] = char(len >> 8),
-  out_[at + 3] = char(len);
+std::size_t array_size(const FieldArray& a) {
+  std::size_t n = 4;
+  for (const FieldValue& v : a) n += value_size(v);
+  if (n - 4 > 0xffffffffu) throw CodecError("field array longer than 4 GiB");
+  return n;
 }
 
-void Writer::value(const FieldValue& fv) {
-  u8(static_cast<std::uint8_t>(fv.type_letter()));
-  std::visit(
-      [this](const auto& x) {
+std::size_t value_size(const FieldValue& fv) {
+  return 1 + std::visit(
+                 [](const auto& x) -> std::size_t {
+                   using T = std::decay_t<decltype(x)>;
+                   if constexpr (std::is_same_v<T, Void>)
+                     return 0;
+                   else if constexpr (std::is_same_v<T, bool>)
+                     return 1;
+                   else if constexpr (std::is_same_v<T, Decimal>)
+                     return 5;
+                   else if constexpr (std::is_same_v<T, Timestamp>)
+                     return 8;
+                   else if constexpr (std::is_same_v<T, std::string>)
+                     return longstr_size(x);
+                   else if constexpr (std::is_same_v<T, ByteArray>)
+                     return longstr_size(x.bytes);
+                   else if constexpr (std::is_same_v<T, FieldArray>)
+                     return array_size(x);
+                   else if constexpr (std::is_same_v<T, FieldTable>)
+                     return table_size(x);
+                   else
+                     return sizeof(T);  // the integers, float and double
+                 },
+                 fv.v);
+}
+
+char* put_table(char* p, const FieldTable& t) {
+  char* len = p;
+  p += 4;
+  for (const auto& [key, v] : t) p = put_value(put_shortstr(p, key), v);
+  put_u32(len, static_cast<std::uint32_t>(p - len - 4));
+  return p;
+}
+
+char* put_array(char* p, const FieldArray& a) {
+  char* len = p;
+  p += 4;
+  for (const FieldValue& v : a) p = put_value(p, v);
+  put_u32(len, static_cast<std::uint32_t>(p - len - 4));
+  return p;
+}
+
+char* put_value(char* p, const FieldValue& fv) {
+  p = put_u8(p, static_cast<std::uint8_t>(fv.type_letter()));
+  return std::visit(
+      [p](const auto& x) -> char* {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, Void>) {
+          return p;
         } else if constexpr (std::is_same_v<T, bool>) {
-          u8(x ? 1 : 0);
+          return put_u8(p, x ? 1 : 0);
         } else if constexpr (std::is_same_v<T, std::int8_t> || std::is_same_v<T, std::uint8_t>) {
-          u8(static_cast<std::uint8_t>(x));
+          return put_u8(p, static_cast<std::uint8_t>(x));
         } else if constexpr (std::is_same_v<T, std::int16_t> || std::is_same_v<T, std::uint16_t>) {
-          u16(static_cast<std::uint16_t>(x));
+          return put_u16(p, static_cast<std::uint16_t>(x));
         } else if constexpr (std::is_same_v<T, std::int32_t> || std::is_same_v<T, std::uint32_t>) {
-          u32(static_cast<std::uint32_t>(x));
+          return put_u32(p, static_cast<std::uint32_t>(x));
         } else if constexpr (std::is_same_v<T, std::int64_t>) {
-          u64(static_cast<std::uint64_t>(x));
+          return put_u64(p, static_cast<std::uint64_t>(x));
         } else if constexpr (std::is_same_v<T, float>) {
-          u32(std::bit_cast<std::uint32_t>(x));
+          return put_u32(p, std::bit_cast<std::uint32_t>(x));
         } else if constexpr (std::is_same_v<T, double>) {
-          u64(std::bit_cast<std::uint64_t>(x));
+          return put_u64(p, std::bit_cast<std::uint64_t>(x));
         } else if constexpr (std::is_same_v<T, Decimal>) {
-          u8(x.scale);
-          u32(static_cast<std::uint32_t>(x.value));
+          return put_u32(put_u8(p, x.scale), static_cast<std::uint32_t>(x.value));
         } else if constexpr (std::is_same_v<T, std::string>) {
-          longstr(x);
+          return put_longstr(p, x);
         } else if constexpr (std::is_same_v<T, FieldArray>) {
-          array(x);
+          return put_array(p, x);
         } else if constexpr (std::is_same_v<T, Timestamp>) {
-          u64(x.seconds);
+          return put_u64(p, x.seconds);
         } else if constexpr (std::is_same_v<T, FieldTable>) {
-          table(x);
+          return put_table(p, x);
         } else if constexpr (std::is_same_v<T, ByteArray>) {
-          longstr(x.bytes);
+          return put_longstr(p, x.bytes);
         }
       },
       fv.v);
 }
+
+}  // namespace wire
 
 }  // namespace weft::amqp

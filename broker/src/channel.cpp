@@ -119,7 +119,7 @@ void Channel::handle(amqp::Command& cmd) {
           msg->exchange = m.exchange;
           msg->routing_key = m.routing_key;
           msg->set_properties(std::move(cmd.content.properties));
-          msg->body = std::move(cmd.content.body);
+          msg->body = cmd.content.body.take();
           conn_.note_publisher();
           if (msg->properties().reply_to && *msg->properties().reply_to == kReplyTo) {
             if (reply_token_.empty())

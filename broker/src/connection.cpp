@@ -441,6 +441,9 @@ void Connection::handle_channel0(const amqp::Frame& f) {
     return;
   }
   if (std::holds_alternative<amqp::ConnectionClose>(*m)) {
+    // Let go of everything first: a client that has its close-ok must find its exclusive
+    // queues gone (and its unacked messages requeued) from any other connection.
+    release();
     send_method(0, amqp::ConnectionCloseOk{});
     done_ = true;
   } else if (std::holds_alternative<amqp::ConnectionCloseOk>(*m)) {
@@ -580,10 +583,15 @@ void Connection::wait_while_flow() {
   last_read_ns_.store(now_ns(), std::memory_order_relaxed);
 }
 
-void Connection::shutdown() {
+void Connection::release() {
   for (auto& [id, ch] : channels_) ch->close();
   channels_.clear();
-  for (auto& q : vhost_->queues_owned_by(id_)) vhost_->delete_queue(q);
+  if (vhost_)
+    for (auto& q : vhost_->queues_owned_by(id_)) vhost_->delete_queue(q);
+}
+
+void Connection::shutdown() {
+  release();
   {
     std::lock_guard lock(out_mu_);
     output_closed_ = true;

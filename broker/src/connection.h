@@ -100,6 +100,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void flush_confirms();
   void wait_while_memory_alarm();
   void wait_while_flow();
+  void release();  // closes the channels and deletes the exclusive queues (idempotent)
   void shutdown();
 
   Broker& broker_;

@@ -3,8 +3,10 @@
 // RabbitMQ's errata for field value types), and against malformed input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "weft/amqp/frame.h"
 #include "weft/amqp/spec.h"
@@ -133,6 +135,7 @@ void round_trip_every_method(std::index_sequence<I...>) {
     const MethodInfo& info = method_info(m);
     EXPECT_EQ(method_info(info.class_id, info.method_id), &info);
     EXPECT_EQ(decode(encode(m)), m) << info.name;
+    EXPECT_EQ(encode(m).size(), encoded_size(m)) << info.name;
   };
   (one(Method(std::in_place_index<I>)), ...);
 }
@@ -141,6 +144,40 @@ void round_trip_every_method(std::index_sequence<I...>) {
 TEST(AmqpCodec, EveryMethodRoundTrips) {
   round_trip_every_method(std::make_index_sequence<std::variant_size_v<Method>>{});
   EXPECT_GE(std::variant_size_v<Method>, 50u);
+}
+
+TEST(AmqpCodec, EncodedSizeCountsStringsTablesAndBits) {
+  QueueDeclare q;
+  q.queue = "orders";
+  q.durable = q.exclusive = q.no_wait = true;
+  q.arguments = FieldTable{{"x-max-length", std::int32_t{10}}, {"x-args", FieldTable{{"k", "v"}}}};
+  EXPECT_EQ(encode(q).size(), encoded_size(Method(q)));
+  EXPECT_EQ(decode(encode(q)), Method(q));
+  BasicPublish p;
+  p.routing_key = std::string(256, 'k');  // one over a shortstr's limit
+  EXPECT_THROW(encoded_size(Method(p)), CodecError);
+}
+
+TEST(AmqpCodec, DecodingIntoAMethodLeavesNothingOfTheOneBefore) {
+  BasicPublish a;
+  a.exchange = "a-rather-long-exchange-name-for-the-heap";
+  a.routing_key = "key.a";
+  a.mandatory = true;
+  BasicPublish b;
+  b.routing_key = "b";
+  Method m;
+  bool unknown = false;
+  for (const Method& want : {Method(a), Method(b), Method(BasicAck{7, true}), Method(a)}) {
+    const std::string bytes = encode(want);
+    Reader r(bytes);
+    ASSERT_TRUE(decode_method_into(r, m, &unknown));
+    EXPECT_EQ(m, want) << method_info(want).name;
+  }
+  // A truncated frame fails (and says so) even over a method of the same kind.
+  const std::string cut = encode(a).substr(0, 10);
+  Reader r(cut);
+  EXPECT_FALSE(decode_method_into(r, m, &unknown));
+  EXPECT_FALSE(unknown);
 }
 
 TEST(AmqpCodec, MalformedArgumentsAreSyntaxErrorsAndUnknownIdsAreKnown) {
@@ -287,6 +324,68 @@ TEST(AmqpProperties, FlagBitsAndOrder) {
 }
 
 // ---- framing --------------------------------------------------------------------------
+
+TEST(AmqpProperties, DecodingIntoPropertiesClearsTheAbsentOnes) {
+  BasicProperties all;
+  all.content_type = "application/json";
+  all.headers = FieldTable{{"h", std::int32_t{1}}};
+  all.delivery_mode = 2;
+  all.message_id = "3f1c2a9e-7b4d-4e0a-9c55-0d2f6a1b8e34";
+  all.timestamp = 1700000000;
+  BasicProperties few;
+  few.message_id = "m";
+  BasicProperties p;
+  for (const BasicProperties& want : {all, few, BasicProperties{}, all}) {
+    std::string bytes;
+    Writer w(bytes);
+    want.encode(w);
+    EXPECT_EQ(bytes.size(), want.encoded_size());
+    Reader r(bytes);
+    p.decode_into(r);
+    EXPECT_TRUE(r.ok() && r.at_end());
+    EXPECT_EQ(p, want);
+  }
+}
+
+TEST(AmqpFrames, AOneFrameBodyIsBorrowedAndALongerOneOwned) {
+  FrameEncoder enc(4096);
+  enc.content(1, BasicPublish{}, BasicProperties{}, "one frame");
+  enc.content(1, BasicPublish{}, BasicProperties{}, std::string(5000, 'z'));  // two frames
+  FrameDecoder dec(4096);
+  dec.append(enc.buffer());
+  ContentAssembler a;
+  Frame f;
+  ProtocolError err;
+  std::vector<Body> bodies;
+  while (dec.next(&f, &err) == FrameDecoder::Status::frame) {
+    if (a.feed(f, &err) != ContentAssembler::Status::complete) continue;
+    Body& b = a.command().content.body;
+    EXPECT_EQ(b.borrowed(), bodies.empty());
+    bodies.push_back(b);
+    bodies.back().own();
+  }
+  ASSERT_EQ(bodies.size(), 2u);
+  // The decoder's buffer is written over by the next read; owned bodies keep their bytes.
+  auto space = dec.prepare(enc.buffer().size());
+  std::fill(space.begin(), space.end(), 'X');
+  EXPECT_EQ(bodies[0], "one frame");
+  EXPECT_FALSE(bodies[0].borrowed());
+  EXPECT_EQ(bodies[1].take(), std::string(5000, 'z'));
+  EXPECT_TRUE(bodies[1].empty());
+}
+
+TEST(AmqpFrames, AMethodThatCannotBeEncodedLeavesTheBufferAsItWas) {
+  FrameEncoder enc;
+  enc.method(1, BasicAck{1, false});
+  const std::string before = enc.buffer();
+  BasicPublish p;
+  p.exchange = std::string(300, 'e');
+  EXPECT_THROW(enc.content(1, p, BasicProperties{}, "body"), CodecError);
+  BasicProperties props;
+  props.app_id = std::string(256, 'a');
+  EXPECT_THROW(enc.content(1, BasicPublish{}, props, "body"), CodecError);
+  EXPECT_EQ(enc.buffer(), before);
+}
 
 TEST(AmqpFrames, DecodesAByteAtATime) {
   FrameEncoder enc;

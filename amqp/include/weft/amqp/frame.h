@@ -37,9 +37,9 @@ inline constexpr std::uint32_t kFrameOverhead = 8;  // header (7) + frame end (1
 inline constexpr std::uint32_t kDefaultFrameMax = 131072;
 
 struct Frame {
-  FrameType type;
-  std::uint16_t channel;
-  std::string_view payload;  // valid until the decoder's next call
+  FrameType type = FrameType::heartbeat;
+  std::uint16_t channel = 0;
+  std::string_view payload;  // valid until the decoder's next prepare()
 };
 
 // ProtocolError: why a peer's input was refused, as the close method will say it.
@@ -53,10 +53,14 @@ struct ProtocolError {
 
 class FrameDecoder {
  public:
-  explicit FrameDecoder(std::uint32_t frame_max = kDefaultFrameMax) : frame_max_(frame_max) {}
+  explicit FrameDecoder(std::uint32_t frame_max = kDefaultFrameMax) { set_frame_max(frame_max); }
 
   // frame_max: the largest frame accepted, overhead included (0: the spec's 2^32-1).
-  void set_frame_max(std::uint32_t frame_max) { frame_max_ = frame_max; }
+  void set_frame_max(std::uint32_t frame_max) {
+    frame_max_ = frame_max;
+    max_payload_ =
+        frame_max == 0 ? std::int64_t{0xffffffff} : std::int64_t{frame_max} - kFrameOverhead;
+  }
   std::uint32_t frame_max() const { return frame_max_; }
 
   // prepare() returns writable space of at least `min` bytes; commit() says how many
@@ -67,7 +71,29 @@ class FrameDecoder {
 
   enum class Status { frame, need_more, error };
   // next() takes the next whole frame. After an error every call returns it again.
-  Status next(Frame* frame, ProtocolError* error);
+  // Inline: it runs for every frame, and its fast path is a few compares.
+  Status next(Frame* frame, ProtocolError* error) {
+    const std::size_t have = end_ - start_;
+    if (have < 7 || failed_) [[unlikely]]
+      return failed_ ? refuse(error) : Status::need_more;
+    const auto* p = reinterpret_cast<const std::uint8_t*>(buf_.get() + start_);
+    const std::uint8_t type = p[0];
+    const std::uint16_t channel = static_cast<std::uint16_t>(p[1] << 8 | p[2]);
+    const std::uint32_t size =
+        std::uint32_t(p[3]) << 24 | std::uint32_t(p[4]) << 16 | std::uint32_t(p[5]) << 8 | p[6];
+    // Types 1, 2, 3 and 8 (method, header, body, heartbeat) are the only ones.
+    if (type > 8 || !((0x10Eu >> type) & 1) || std::int64_t{size} > max_payload_) [[unlikely]]
+      return refuse(error);
+    if (have < std::size_t(size) + kFrameOverhead) return Status::need_more;
+    if (p[7 + size] != 0xCE || (type == 8 && channel != 0)) [[unlikely]]
+      return refuse(error);
+    frame->type = static_cast<FrameType>(type);
+    frame->channel = channel;
+    frame->payload = std::string_view(reinterpret_cast<const char*>(p) + 7, size);
+    start_ += size + kFrameOverhead;
+    if (start_ == end_) start_ = end_ = 0;  // the bytes stay put until the next prepare()
+    return Status::frame;
+  }
 
   std::size_t buffered() const { return end_ - start_; }
   // release() frees the buffer if nothing is buffered, for a connection about to sit
@@ -82,18 +108,66 @@ class FrameDecoder {
   // Not a std::string: growing one zero-fills it, and those zeros are resident memory
   // that every idle connection would pay for (16 KiB each). Fresh heap pages the kernel
   // has not handed out cost nothing until bytes arrive.
+  [[gnu::cold, gnu::noinline]] Status refuse(ProtocolError* error);
   std::unique_ptr<char[]> buf_;
   std::size_t cap_ = 0;
   std::size_t start_ = 0, end_ = 0;
   std::uint32_t frame_max_;
+  std::int64_t max_payload_;  // frame_max_ less the overhead (negative if below it)
   std::optional<ProtocolError> failed_;
+};
+
+// Body: a content body. One that arrived in a single frame -- nearly every message --
+// is borrowed from the FrameDecoder's buffer, not copied, and stays valid only until
+// the decoder's next prepare() (the reader's next read); one assembled from several
+// frames is owned. Whoever keeps a body past that takes it (take()) or owns it (own()).
+class Body {
+ public:
+  Body() = default;
+  Body(std::string s) : owned_(std::move(s)) {}  // NOLINT: a body from a string
+  std::string_view view() const { return borrowed_ ? std::string_view(ptr_, size_) : owned_; }
+  operator std::string_view() const { return view(); }  // NOLINT
+  const char* data() const { return view().data(); }
+  std::size_t size() const { return borrowed_ ? size_ : owned_.size(); }
+  bool empty() const { return size() == 0; }
+  bool borrowed() const { return borrowed_; }
+  // own() copies a borrowed body into storage of its own.
+  void own() {
+    if (!borrowed_) return;
+    owned_.assign(ptr_, size_);
+    borrowed_ = false;
+  }
+  // take() hands the body over as a string (moved if owned, else copied), leaving it empty.
+  std::string take() {
+    std::string s = borrowed_ ? std::string(ptr_, size_) : std::move(owned_);
+    clear();
+    return s;
+  }
+  void clear() {
+    borrowed_ = false;
+    owned_.clear();
+  }
+  bool operator==(std::string_view o) const { return view() == o; }
+
+ private:
+  friend class ContentAssembler;
+  void borrow(std::string_view s) {
+    owned_.clear();
+    ptr_ = s.data(), size_ = s.size();
+    borrowed_ = true;
+  }
+  std::string& storage() { return owned_; }  // an owned body being assembled
+  std::string owned_;
+  const char* ptr_ = nullptr;
+  std::size_t size_ = 0;
+  bool borrowed_ = false;
 };
 
 // Content: a content-carrying method's header and body.
 struct Content {
   BasicProperties properties;
   std::uint64_t body_size = 0;
-  std::string body;
+  Body body;
 };
 
 // Command: a method, with its content if it carries one.
@@ -139,13 +213,13 @@ class FrameEncoder {
                std::string_view body);
   void heartbeat();
 
+  // buffer(): the frames so far. The caller may write it out, swap it for an empty
+  // string or clear it; the encoder only ever appends.
   std::string& buffer() { return buf_; }
   bool empty() const { return buf_.empty(); }
   void clear() { buf_.clear(); }
 
  private:
-  std::size_t begin_frame(FrameType type, std::uint16_t channel);
-  void end_frame(std::size_t at);
   std::string buf_;
   std::uint32_t frame_max_;
 };

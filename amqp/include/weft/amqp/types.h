@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -148,6 +149,12 @@ class Reader {
   }
   std::string shortstr() { return std::string(bytes(u8())); }
   std::string longstr() { return std::string(bytes(u32())); }
+  // The _into forms decode into an existing string, reusing its capacity: the generated
+  // decode_into() leaves a reused method or property set without a malloc per field.
+  void shortstr_into(std::string& s) { assign(s, bytes(u8())); }
+  void longstr_into(std::string& s) { assign(s, bytes(u32())); }
+  void shortstr_into(std::optional<std::string>& s) { assign(s, bytes(u8())); }
+  void longstr_into(std::optional<std::string>& s) { assign(s, bytes(u32())); }
   FieldTable table();
   FieldArray array();
   FieldValue value();  // one type letter and its value
@@ -165,11 +172,21 @@ class Reader {
   void end_bits() { bit_mask_ = 0; }
 
  private:
+  static void assign(std::string& s, std::string_view v) { s.assign(v.data(), v.size()); }
+  static void assign(std::optional<std::string>& s, std::string_view v) {
+    if (s)
+      assign(*s, v);
+    else
+      s.emplace(v);
+  }
   bool need(std::size_t n) {
-    if (static_cast<std::size_t>(end_ - p_) >= n) return true;
-    fail("truncated");
+    if (static_cast<std::size_t>(end_ - p_) >= n) [[likely]]
+      return true;
+    truncated();
     return false;
   }
+  // Out of line and cold, so that the field readers above stay small enough to inline.
+  [[gnu::cold, gnu::noinline]] void truncated() { fail("truncated"); }
   const std::uint8_t* p_;
   const std::uint8_t* end_;
   bool ok_ = true;
@@ -179,7 +196,56 @@ class Reader {
   int depth_ = 0;  // table nesting, bounded so hostile input cannot exhaust the stack
 };
 
-// Writer: appends big-endian wire data to a string.
+// Sized encoding. The generated codec and FrameEncoder encode in two passes: first the
+// exact size (the *_size() functions, which also throw CodecError for what cannot be
+// encoded, before a byte is written), then the bytes, through a pointer into space
+// reserved once (the put_*() functions, which return the end of what they wrote). That
+// is one bounds check and one buffer resize per frame instead of one per field.
+namespace wire {
+inline char* put_u8(char* p, std::uint8_t v) {
+  *p = static_cast<char>(v);
+  return p + 1;
+}
+inline char* put_u16(char* p, std::uint16_t v) {
+  p[0] = char(v >> 8), p[1] = char(v);
+  return p + 2;
+}
+inline char* put_u32(char* p, std::uint32_t v) {
+  p[0] = char(v >> 24), p[1] = char(v >> 16), p[2] = char(v >> 8), p[3] = char(v);
+  return p + 4;
+}
+inline char* put_u64(char* p, std::uint64_t v) {
+  return put_u32(put_u32(p, static_cast<std::uint32_t>(v >> 32)), static_cast<std::uint32_t>(v));
+}
+inline char* put_bytes(char* p, std::string_view s) {
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());  // an empty view's data() may be null
+  return p + s.size();
+}
+inline char* put_shortstr(char* p, std::string_view s) {  // size checked by shortstr_size()
+  return put_bytes(put_u8(p, static_cast<std::uint8_t>(s.size())), s);
+}
+inline char* put_longstr(char* p, std::string_view s) {
+  return put_bytes(put_u32(p, static_cast<std::uint32_t>(s.size())), s);
+}
+inline std::size_t shortstr_size(std::string_view s) {
+  if (s.size() > 255) throw CodecError("shortstr longer than 255 bytes");
+  return 1 + s.size();
+}
+inline std::size_t longstr_size(std::string_view s) {
+  if (s.size() > 0xffffffffu) throw CodecError("longstr longer than 4 GiB");
+  return 4 + s.size();
+}
+// Tables, arrays and values (a type letter and its value), length prefixes included.
+std::size_t table_size(const FieldTable& t);
+std::size_t array_size(const FieldArray& a);
+std::size_t value_size(const FieldValue& v);
+char* put_table(char* p, const FieldTable& t);
+char* put_array(char* p, const FieldArray& a);
+char* put_value(char* p, const FieldValue& v);
+}  // namespace wire
+
+// Writer: appends big-endian wire data to a string, a field at a time. The generated
+// encoders reserve a method's whole size with extend() and write through a pointer.
 class Writer {
  public:
   explicit Writer(std::string& out) : out_(out) {}
@@ -190,13 +256,13 @@ class Writer {
   }
   void u16(std::uint16_t v) {
     flush_bits();
-    char b[2] = {char(v >> 8), char(v)};
-    out_.append(b, 2);
+    char b[2];
+    out_.append(b, wire::put_u16(b, v) - b);
   }
   void u32(std::uint32_t v) {
     flush_bits();
-    char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
-    out_.append(b, 4);
+    char b[4];
+    out_.append(b, wire::put_u32(b, v) - b);
   }
   void u64(std::uint64_t v) {
     u32(static_cast<std::uint32_t>(v >> 32));
@@ -207,18 +273,18 @@ class Writer {
     out_.append(s);
   }
   void shortstr(std::string_view s) {
-    if (s.size() > 255) throw CodecError("shortstr longer than 255 bytes");
+    wire::shortstr_size(s);
     u8(static_cast<std::uint8_t>(s.size()));
     out_.append(s);
   }
   void longstr(std::string_view s) {
-    if (s.size() > 0xffffffffu) throw CodecError("longstr longer than 4 GiB");
+    wire::longstr_size(s);
     u32(static_cast<std::uint32_t>(s.size()));
     out_.append(s);
   }
-  void table(const FieldTable& t);
-  void array(const FieldArray& a);
-  void value(const FieldValue& v);  // type letter and value
+  void table(const FieldTable& t) { wire::put_table(extend(wire::table_size(t)), t); }
+  void array(const FieldArray& a) { wire::put_array(extend(wire::array_size(a)), a); }
+  void value(const FieldValue& v) { wire::put_value(extend(wire::value_size(v)), v); }
 
   void bit(bool b) {
     if (bit_mask_ == 0 || bit_mask_ == 0x100) {
@@ -231,6 +297,14 @@ class Writer {
     bit_mask_ <<= 1;
   }
   void flush_bits() { bit_mask_ = 0; }
+
+  // extend() appends n bytes for the caller to fill (with wire::put_*) and returns them.
+  char* extend(std::size_t n) {
+    flush_bits();
+    const std::size_t at = out_.size();
+    out_.resize(at + n);
+    return out_.data() + at;
+  }
 
   std::string& out() { return out_; }
 
