@@ -44,6 +44,12 @@ int main(int argc, char** argv) {
   app.add_option("--default-user", cfg.default_user, "User name")->capture_default_str();
   app.add_option("--default-pass", cfg.default_pass, "Password")->capture_default_str();
   app.add_option("--log-level", log_level, "debug | info | warn | error")->capture_default_str();
+  int poll_spin_us = 0;
+  app.add_option("--poll-spin-us", poll_spin_us,
+                 "Poll the sockets this long before sleeping when idle: no thread wake-up "
+                 "for a request arriving meanwhile, for up to this much CPU per idle spell "
+                 "(0: never; it costs more than it gains on 2 cores, docs/benchmarks.md)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   cfg.max_message_size = max_message_size;
   weftd::LogLevel level;
@@ -62,68 +68,73 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   int rc = 0;
-  weft::run([&] {
-    weftd::Broker broker(cfg);
-    auto ln = weft::net::TcpListener::listen(cfg.amqp_listen);
-    if (!ln) {
-      log_error("listen %s: %s", cfg.amqp_listen.c_str(), ln.error().message().c_str());
-      rc = 1;
-      return;
-    }
-    log_info("weftd listening for AMQP on %s", ln->addr().to_string().c_str());
+  weft::Options opts;
+  opts.poll_spin_us = poll_spin_us > 0 ? poll_spin_us : -1;
+  weft::run(
+      [&] {
+        weftd::Broker broker(cfg);
+        auto ln = weft::net::TcpListener::listen(cfg.amqp_listen);
+        if (!ln) {
+          log_error("listen %s: %s", cfg.amqp_listen.c_str(), ln.error().message().c_str());
+          rc = 1;
+          return;
+        }
+        log_info("weftd listening for AMQP on %s", ln->addr().to_string().c_str());
 
-    // The admin port: /debug/pprof/... and /debug/vars. They expose internals (stacks,
-    // command line, memory), so loopback is the default and anything else is warned of.
-    weft::debug::HttpServer http;
-    weft::debug::install(http);
-    weft::debug::publish("weftd", [&broker] {
-      nlohmann::json v = {{"connections", broker.connection_count()},
-                          {"message_bytes", weftd::message_bytes().load()},
-                          {"memory_high_watermark", broker.memory_high_watermark()},
-                          {"memory_alarm", broker.memory_alarm()}};
-      return v.dump();
-    });
-    weft::net::TcpListener http_ln;
-    weft::WaitGroup http_done;
-    if (!http_listen.empty()) {
-      auto hl = weft::net::TcpListener::listen(http_listen);
-      if (!hl) {
-        log_error("listen %s: %s", http_listen.c_str(), hl.error().message().c_str());
-        ln->close();
-        rc = 1;
-        return;
-      }
-      http_ln = std::move(*hl);
-      auto addr = http_ln.addr();
-      bool loopback = addr.host().rfind("127.", 0) == 0 || addr.host() == "::1";
-      if (!loopback) {
-        log_warn("the HTTP admin listener %s is not a loopback address: /debug exposes "
-                 "stacks, profiles and the command line to anyone who can reach it",
-                 addr.to_string().c_str());
-      }
-      log_info("weftd serving /debug on http://%s/debug/pprof/", addr.to_string().c_str());
-      http_done.add(1);
-      weft::go("weftd-http", [&, http_done] {
-        http.serve(http_ln);
-        http_done.done();
-      });
-    }
-    std::fflush(stdout);
-    weft::WaitGroup signalled;
-    signalled.add(1);
-    weft::go("weftd-signals", [&, signalled] {
-      int sig = 0;
-      weft::blocking([&] { sigwait(&sigs, &sig); });
-      log_info("signal %d: closing connections", sig);
-      ln->close();
-      if (http_ln.valid()) http_ln.close();
-      broker.close_all();
-      signalled.done();
-    });
-    broker.serve(*ln);
-    signalled.wait();
-    http_done.wait();
-    log_info("weftd stopped");
-  });
+        // The admin port: /debug/pprof/... and /debug/vars. They expose internals (stacks,
+        // command line, memory), so loopback is the default and anything else is warned of.
+        weft::debug::HttpServer http;
+        weft::debug::install(http);
+        weft::debug::publish("weftd", [&broker] {
+          nlohmann::json v = {{"connections", broker.connection_count()},
+                              {"message_bytes", weftd::message_bytes().load()},
+                              {"memory_high_watermark", broker.memory_high_watermark()},
+                              {"memory_alarm", broker.memory_alarm()}};
+          return v.dump();
+        });
+        weft::net::TcpListener http_ln;
+        weft::WaitGroup http_done;
+        if (!http_listen.empty()) {
+          auto hl = weft::net::TcpListener::listen(http_listen);
+          if (!hl) {
+            log_error("listen %s: %s", http_listen.c_str(), hl.error().message().c_str());
+            ln->close();
+            rc = 1;
+            return;
+          }
+          http_ln = std::move(*hl);
+          auto addr = http_ln.addr();
+          bool loopback = addr.host().rfind("127.", 0) == 0 || addr.host() == "::1";
+          if (!loopback) {
+            log_warn(
+                "the HTTP admin listener %s is not a loopback address: /debug exposes "
+                "stacks, profiles and the command line to anyone who can reach it",
+                addr.to_string().c_str());
+          }
+          log_info("weftd serving /debug on http://%s/debug/pprof/", addr.to_string().c_str());
+          http_done.add(1);
+          weft::go("weftd-http", [&, http_done] {
+            http.serve(http_ln);
+            http_done.done();
+          });
+        }
+        std::fflush(stdout);
+        weft::WaitGroup signalled;
+        signalled.add(1);
+        weft::go("weftd-signals", [&, signalled] {
+          int sig = 0;
+          weft::blocking([&] { sigwait(&sigs, &sig); });
+          log_info("signal %d: closing connections", sig);
+          ln->close();
+          if (http_ln.valid()) http_ln.close();
+          broker.close_all();
+          signalled.done();
+        });
+        broker.serve(*ln);
+        signalled.wait();
+        http_done.wait();
+        log_info("weftd stopped");
+      },
+      opts);
   return rc;
 }

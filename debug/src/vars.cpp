@@ -84,6 +84,9 @@ json scheduler(const SchedStats& s) {
           {"preemptions", s.preemptions},
           {"sysmon_ticks", s.sysmon_ticks},
           {"timer_fires", s.timer_fires},
+          {"stack_trims", s.stack_trims},
+          {"stack_trimmed_bytes", s.stack_trimmed_bytes},
+          {"poll_spin_hits", s.poll_spin_hits},
           {"per_proc", per_p}};
 }
 

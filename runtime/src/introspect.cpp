@@ -114,6 +114,7 @@ SchedStats collect() {
   st.stacks_allocated = s->n_stacks.load();
   st.stack_trims = s->n_stack_trims.load();
   st.stack_trimmed_bytes = s->n_stack_trimmed.load();
+  st.poll_spin_hits = s->n_poll_spin_hits.load();
   st.stack_kind = detail::stack_kind();
   return st;
 }

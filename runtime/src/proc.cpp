@@ -70,6 +70,7 @@ P* pidleget() {
     sched->pidle = p->link;
     p->link = nullptr;
     sched->npidle.fetch_sub(1, std::memory_order_seq_cst);
+    sched->n_pidlegets.fetch_add(1, std::memory_order_relaxed);
     sysmon_wake(sched);  // it may be in deep sleep: a P is about to run fibers
   }
   return p;
@@ -508,6 +509,50 @@ G* steal_work(M* m, P* p, bool* inherit) {
   return nullptr;
 }
 
+// any_queued_work(): a fiber waits in the global queue or in some P's run queue.
+bool any_queued_work() {
+  if (sched->runqsize.load(std::memory_order_seq_cst) > 0) return true;
+  for (P* q : sched->allp)
+    if (!q->runq.empty() || q->runnext.load(std::memory_order_seq_cst)) return true;
+  return false;
+}
+
+// poll_spin(): the poller M, about to sleep in the kernel with every P idle, first polls
+// without blocking for up to Sched::poll_spin (Options::poll_spin_us). A request that
+// arrives meanwhile is taken at once, instead of after a thread wake-up (tens of
+// microseconds on a virtual machine, the bulk of a broker's latency at moderate rates).
+// While it spins the M counts as spinning, so ready() and go() leave their work to it
+// rather than waking a thread; it stops when I/O, queued work or a due timer appears
+// (*work: not I/O) or the time is up. Erlang's schedulers busy-wait the same way.
+G* poll_spin(M* m, bool* work) {
+  const std::int64_t until = nanotime() + sched->poll_spin;
+  m->spinning = true;
+  sched->nmspinning.fetch_add(1, std::memory_order_seq_cst);
+  G* polled = nullptr;
+  for (;;) {
+    if ((polled = netpoll_take(0))) break;
+    if (any_queued_work() || sched->stopping.load(std::memory_order_acquire)) {
+      *work = true;
+      break;
+    }
+    const std::int64_t now = nanotime();
+    const std::int64_t t = earliest_timer();
+    if (t != 0 && t <= now) {
+      *work = true;
+      break;
+    }
+    if (now >= until) break;
+    for (int i = 0; i < 64; i++) cpu_relax();
+  }
+  m->spinning = false;
+  sched->nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+  // Work readied while we counted as spinning woke nobody: look once more now that we
+  // do not (a ready() after this point sees no spinner and wakes an M itself).
+  if (!polled && !*work && any_queued_work()) *work = true;
+  if (polled) sched->n_poll_spin_hits.fetch_add(1, std::memory_order_relaxed);
+  return polled;
+}
+
 // findrunnable() returns a G to run, parking m while there is none. Returns nullptr at
 // shutdown (m then holds no P).
 G* findrunnable(M* m, bool* inherit) {
@@ -581,9 +626,22 @@ top:
     std::int64_t next = earliest_timer();
     if (next != 0 || netpoller()) {
       sched->poll_until.store(next, std::memory_order_seq_cst);
-      trace_event(EventKind::m_park);
       G* polled = nullptr;
-      if (netpoller()) {
+      if (netpoller() && sched->poll_spin > 0) {
+        bool work = false;
+        polled = poll_spin(m, &work);
+        if (work) {
+          sched->poll_until.store(0, std::memory_order_seq_cst);
+          sched->poller_busy.store(false, std::memory_order_seq_cst);
+          goto retry_poll;
+        }
+        // A timer added meanwhile may have had its poll_break() drained by the spin.
+        next = earliest_timer();
+        sched->poll_until.store(next, std::memory_order_seq_cst);
+      }
+      trace_event(EventKind::m_park);
+      if (polled) {
+      } else if (netpoller()) {
         std::int64_t delay = next == 0 ? -1 : std::max<std::int64_t>(0, next - nanotime());
         polled = netpoll_take(delay);
       } else {
@@ -1018,6 +1076,9 @@ int run_runtime(Function main_fn, Options opts) {
       ms = v && std::strcmp(v, "0") == 0 ? -1 : env_int("WEFT_STACK_TRIM_MS", 1000);
     }
     s->stack_trim_after = ms < 0 ? 0 : ms * 1'000'000;
+    std::int64_t spin = opts.poll_spin_us;
+    if (spin == 0) spin = env_int("WEFT_POLL_SPIN_US", 0);
+    s->poll_spin = spin < 0 ? 0 : spin * 1000;
   }
   for (int i = 0; i < procs; i++) {
     P* p = new P;

@@ -140,6 +140,7 @@ struct Sched {
   std::vector<M*> allm;
   // Lock-free:
   std::atomic<int> npidle{0};
+  std::atomic<std::uint64_t> n_pidlegets{0};  // Ps taken from the idle list, ever
   std::atomic<int> nmspinning{0};
   std::atomic<int> nm{0};
   moodycamel::ConcurrentQueue<G*> runq;
@@ -167,6 +168,8 @@ struct Sched {
       n_preemptions{0}, n_sysmon_ticks{0}, n_timer_fires{0}, n_stacks{0};
   std::size_t stack_size = 0;
   std::int64_t stack_trim_after = 0;  // ns a fiber waits before its stack is trimmed; 0: never
+  std::int64_t poll_spin = 0;  // ns the poller M polls before it sleeps (poll_spin); 0: never
+  std::atomic<std::uint64_t> n_poll_spin_hits{0};  // spins that found I/O
   std::atomic<std::uint64_t> n_stack_trims{0},
       n_stack_trimmed{0};  // stack_trim_pass: fibers, bytes
 };

@@ -14,10 +14,10 @@
 //     than Options::stack_trim_after_ms (stack_trim.cpp), once a second at most;
 //   - with WEFT_SCHEDTRACE=<ms>, prints a scheduler summary line to stderr every <ms>.
 // The tick starts at 20 µs and doubles after 1 ms without anything to do, up to 10 ms.
-// When every P is idle sysmon sleeps on its note until the next timer or until an M
-// takes a P (startm), so an idle runtime makes no wake-ups at all (with WEFT_SCHEDTRACE
-// set, that sleep ends at the next line due as well; and once, stack_trim_after after the
-// last fiber switch, for a last trimming pass).
+// When every P has been idle for 10 ms sysmon sleeps on its note until the next timer
+// or until an M takes a P (pidleget), so an idle runtime makes no wake-ups at all (with
+// WEFT_SCHEDTRACE set, that sleep ends at the next line due as well; and once, stack_trim_after
+// after the last fiber switch, for a last trimming pass).
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +38,7 @@ namespace {
 
 constexpr std::int64_t kForcePreemptNs = 10'000'000;  // 10 ms
 constexpr std::int64_t kPollIntervalNs = 10'000'000;
+constexpr std::int64_t kQuietNs = 10'000'000;  // idle this long before a deep sleep
 
 void usleep_ns(std::int64_t ns) {
   struct timespec ts {
@@ -174,6 +175,8 @@ void sysmon_loop(Sched* s, std::int64_t schedtrace, std::int64_t started) {
   std::int64_t schedtrace_next = started + schedtrace;  // unused when schedtrace == 0
   std::int64_t delay = 20'000;
   int idle = 0;
+  std::int64_t quiet = 0;       // ns the runtime has been idle, as the ticks saw it
+  std::uint64_t gets_seen = 0;  // Sched::n_pidlegets at the last tick
   Trimmer trimmer;
   trimmer.after = s->stack_trim_after;
   trimmer.next_pass = started + std::min<std::int64_t>(trimmer.after, 1'000'000'000);
@@ -184,8 +187,15 @@ void sysmon_loop(Sched* s, std::int64_t schedtrace, std::int64_t started) {
     else if (idle > 50)
       delay = std::min<std::int64_t>(delay * 2, 10'000'000);
     usleep_ns(delay);
-    // Deep sleep while the whole runtime is idle.
-    if (s->npidle.load(std::memory_order_seq_cst) == s->nprocs && !any_syscall(s)) {
+    // Deep sleep once the whole runtime has been idle for kQuietNs: idle at every tick,
+    // and no P taken in between. Not at the first idle tick: a server at a moderate
+    // rate goes idle between any two requests, and each deep sleep costs a futex wake
+    // when the next request takes a P (pidleget), on that request's path.
+    const bool all_idle = s->npidle.load(std::memory_order_seq_cst) == s->nprocs && !any_syscall(s);
+    const std::uint64_t gets = s->n_pidlegets.load(std::memory_order_relaxed);
+    quiet = all_idle && gets == gets_seen ? quiet + delay : 0;
+    gets_seen = gets;
+    if (all_idle && quiet >= kQuietNs) {
       s->sysmon_sleeping.store(true, std::memory_order_seq_cst);
       if (s->npidle.load(std::memory_order_seq_cst) == s->nprocs &&
           !s->stopping.load(std::memory_order_acquire)) {
@@ -197,6 +207,8 @@ void sysmon_loop(Sched* s, std::int64_t schedtrace, std::int64_t started) {
       s->sysmon_sleeping.store(false, std::memory_order_seq_cst);
       s->sysmon_note.clear();
       idle = 0;
+      quiet = 0;
+      gets_seen = s->n_pidlegets.load(std::memory_order_relaxed);
     }
     s->n_sysmon_ticks.fetch_add(1, std::memory_order_relaxed);
     const std::int64_t now = nanotime();

@@ -4,6 +4,7 @@
 // how long it took.
 #include "weft/net.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -472,6 +473,71 @@ TEST(NetProcess, NofileLimitRaisedToTheHardLimit) {
     ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
     EXPECT_EQ(rl.rlim_cur, rl.rlim_max);
   });
+}
+
+namespace {
+// spin_hits_for_echoes() runs a runtime with the given poll spin and one fiber echoing a
+// connection; a plain thread outside the runtime sends `rounds` bytes, each once the
+// fiber waits to read (and 20 ms more, so the runtime has gone idle), and reads them
+// back. Returns the poller spins that found I/O.
+std::uint64_t spin_hits_for_echoes(int poll_spin_us, int rounds) {
+  weft::Options opts;
+  opts.procs = 1;
+  opts.poll_spin_us = poll_spin_us;
+  std::uint64_t hits = ~std::uint64_t{0};
+  weft::run(
+      [&] {
+        auto ln = listen_local();
+        const std::uint16_t port = ln.addr().port();
+        weft::WaitGroup wg;
+        wg.add(1);
+        weft::go([&ln, wg]() mutable {
+          auto c = ln.accept();
+          if (c) echo_until_eof(*c);
+          wg.done();
+        });
+        auto reader_waits = [] {
+          for (const weft::FiberInfo& f : weft::fibers())
+            if (f.wait_reason == weft::WaitReason::io) return true;
+          return false;
+        };
+        std::atomic<bool> done{false};
+        std::thread client([&] {
+          int fd = socket(AF_INET, SOCK_STREAM, 0);
+          sockaddr_in a{};
+          a.sin_family = AF_INET;
+          a.sin_port = htons(port);
+          a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+          ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+          for (int i = 0; i < rounds; i++) {
+            for (int k = 0; k < 5000 && !reader_waits(); k++) usleep(1000);
+            usleep(20000);
+            char c = static_cast<char>('a' + i), back = 0;
+            ASSERT_EQ(write(fd, &c, 1), 1);
+            ASSERT_EQ(read(fd, &back, 1), 1);
+            EXPECT_EQ(back, c);
+          }
+          close(fd);
+          done = true;
+        });
+        // Not weft::blocking(): with one P, a fiber in a blocking call holds the P the
+        // spinning M needs. A sleeping fiber's timer ends a spin now and then, harmlessly.
+        while (!done) weft::sleep_for(50ms);
+        client.join();
+        wg.wait();
+        hits = weft::stats().poll_spin_hits;
+      },
+      opts);
+  return hits;
+}
+}  // namespace
+
+TEST(NetProcess, ThePollerSpinsOnlyWhenAsked) {
+  // Spinning for up to 10 s before each sleep, the poller takes every request as it
+  // arrives; without it, never. (The rounds would take 10 s each if the spin missed
+  // the request and then slept out its whole length: it cannot, I/O ends the spin.)
+  EXPECT_GE(spin_hits_for_echoes(10'000'000, 5), 3u);
+  EXPECT_EQ(spin_hits_for_echoes(-1, 5), 0u);
 }
 
 // 10,000 connections open at once. The clients run in a child process (conn_flood.cpp)

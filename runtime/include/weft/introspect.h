@@ -78,6 +78,7 @@ struct SchedStats {
   std::uint64_t stacks_allocated = 0;     // fresh first stacks/segments
   std::uint64_t stack_trims = 0;          // parked fibers whose stacks were trimmed
   std::uint64_t stack_trimmed_bytes = 0;  // address range given back (not all was resident)
+  std::uint64_t poll_spin_hits = 0;       // poller spins (Options::poll_spin_us) that found I/O
   const char* stack_kind = "";            // "guarded" or "segmented"
   std::uint64_t leaked_at_exit = 0;       // fibers still alive when the last run() returned
   std::vector<ProcStats> per_proc;

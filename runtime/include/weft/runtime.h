@@ -46,6 +46,12 @@ struct Options {
   // below its stack pointer given back to the kernel (Go shrinks idle stacks at GC);
   // negative: never. Default: $WEFT_STACK_TRIM_MS (0 there: never), else 1000.
   int stack_trim_after_ms = 0;
+  // poll_spin_us: when every P is idle, the thread that would sleep in the network
+  // poller first polls without blocking for this long, so that a request arriving soon
+  // after the last one is taken without a thread wake-up. Lower latency for up to this
+  // much CPU after each burst of work (a whole core under steady traffic); a server that
+  // wants it says so. Negative: never. Default: $WEFT_POLL_SPIN_US, else 0 (never).
+  int poll_spin_us = 0;
 };
 
 // run() starts the runtime on the calling thread, runs `main` in a fiber named "main",
