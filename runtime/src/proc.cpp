@@ -875,6 +875,14 @@ void ready_impl(G* g) {
     return;
   }
   runq_put(p, g, true);
+  // When g is all this P has queued, wake nobody: the usual reason for readying one
+  // fiber is a hand-off (a send to a waiting receiver, an unlock, I/O done), after which
+  // the readier parks and this M runs g next -- an M woken to steal it would find
+  // nothing (runnext is stolen last) and park again: a futex wake and a wasted thread
+  // switch per message on a server. If the readier keeps the P instead, sysmon wakes an
+  // M to steal g after a tick (retake()). A second ready() pushes g to the queue, and
+  // then a thief is woken at once.
+  if (p->runq.empty()) return;
   wakep();
 }
 

@@ -88,6 +88,7 @@ struct alignas(64) P {
   std::atomic<std::int64_t> timer0{0};  // earliest deadline in `timers`, 0 if none
   // sysmon's observations (sysmon thread only).
   std::uint32_t sysmon_schedtick = 0;
+  std::uint64_t sysmon_switches = 0;  // n_switches at sysmon's last tick
   std::int64_t sysmon_schedwhen = 0;
   std::uint32_t sysmon_syscalltick = 0;
   std::int64_t sysmon_syscallwhen = 0;

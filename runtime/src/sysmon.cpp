@@ -53,12 +53,22 @@ bool any_syscall(Sched* s) {
   return false;
 }
 
-// retake() returns how many Ps it retook or flagged.
+// retake() returns how many Ps it retook, flagged or woke a thief for.
 int retake(Sched* s, std::int64_t now) {
   int n = 0;
   for (P* p : s->allp) {
     PStatus st = p->status.load(std::memory_order_seq_cst);
     if (st == PStatus::running) {
+      // A fiber readied to runnext (ready() woke nobody for it) while the P's fiber has
+      // not switched since the last tick: it is not going to park soon. Let an M steal it.
+      const std::uint64_t sw = p->n_switches.load(std::memory_order_relaxed);
+      if (sw == p->sysmon_switches && p->runnext.load(std::memory_order_seq_cst) &&
+          s->npidle.load(std::memory_order_seq_cst) > 0 &&
+          s->nmspinning.load(std::memory_order_seq_cst) == 0) {
+        wakep();
+        n++;
+      }
+      p->sysmon_switches = sw;
       std::uint32_t t = p->schedtick.load(std::memory_order_relaxed);
       if (p->sysmon_schedtick != t) {
         p->sysmon_schedtick = t;

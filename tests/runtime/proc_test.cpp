@@ -14,6 +14,7 @@
 
 #include "weft/chan.h"
 #include "weft/detail/test_hooks.h"
+#include "weft/introspect.h"
 #include "weft/mutex.h"
 #include "weft/time.h"
 #include "weft/waitgroup.h"
@@ -321,6 +322,45 @@ TEST(ProcFairness, ChannelPingPongLetsTimersFire) {
     wg.wait();
   });
   EXPECT_LT(rounds, kBound) << "the sleeper only woke when the ping-pong gave up";
+}
+
+// ready() wakes no thread for a fiber that lands alone in the P's runnext slot (the
+// readier usually parks next). When the readier computes on instead, without a runtime
+// call, sysmon must wake an M to steal the readied fiber onto the idle P; else it would
+// wait for the loop, which gives up after a bound and fails the test.
+TEST(ProcFairness, AFiberReadiedByABusyFiberRunsOnTheIdleP) {
+  std::atomic<bool> ran{false};
+  bool ran_while_busy = false;
+  weft::Options opts;
+  opts.procs = 2;
+  weft::run(
+      [&] {
+        weft::Chan<int> ch(0);
+        weft::WaitGroup wg;
+        wg.add(1);
+        weft::go([ch, wg, &ran]() mutable {
+          ch.recv();
+          ran = true;
+          wg.done();
+        });
+        auto receiver_waits = [] {
+          for (const weft::FiberInfo& f : weft::fibers())
+            if (f.wait_reason == weft::WaitReason::chan_receive) return true;
+          return false;
+        };
+        while (!receiver_waits()) weft::sleep_for(1ms);
+        // An M still spinning from main's wake-up would steal the receiver by itself.
+        while (weft::stats().spinning != 0) {
+        }
+        ch.send(1);  // hands the value over: the receiver goes to runnext
+        const auto give_up = std::chrono::steady_clock::now() + 10s;
+        while (!ran.load() && std::chrono::steady_clock::now() < give_up) {
+        }
+        ran_while_busy = ran.load();
+        wg.wait();
+      },
+      opts);
+  EXPECT_TRUE(ran_while_busy) << "the readied fiber waited for the busy one to park";
 }
 
 TEST_P(ProcTest, ExceptionsCaughtInsideFibersSurviveSwitches) {
