@@ -127,9 +127,22 @@ Result<std::size_t> NetFd::read(void* buf, std::size_t len) {
   std::lock_guard lock(rmu_);
   if (std::error_code ec = check(false)) return ec;
   if (len == 0) return std::size_t{0};
+  // A short read left the queue empty of data: data that came after it is a new event,
+  // which pd_wait() finds (kReady is sticky) or waits for. A stale kReady, from an event
+  // whose data that read took, costs the EAGAIN this saves. Not so the peer's end: its
+  // FIN can come in the same event as the data (events that arrive before a poll are
+  // reported once), and the short read leaves it behind with no event to come; hence
+  // read_end, which the poller sets before it readies the slot.
+  if (read_drained_ && !pd_->read_end.load(std::memory_order_seq_cst)) {
+    read_drained_ = false;
+    if (std::error_code ec = wait(false)) return ec;
+  }
   for (;;) {
     long n = sys::read(fd_, buf, len);
-    if (n > 0) return static_cast<std::size_t>(n);
+    if (n > 0) {
+      read_drained_ = static_cast<std::size_t>(n) < len;
+      return static_cast<std::size_t>(n);
+    }
     if (n == 0) return Error::eof;
     if (n == -EINTR) continue;
     if (n != -EAGAIN) return errno_code(n);
@@ -153,7 +166,10 @@ bool read_would_return(int fd) {
 Result<bool> NetFd::readable() {
   if (!acquire()) return Error::closed;
   Defer done{[this] { release(); }};
-  return read_would_return(fd_);
+  std::lock_guard lock(rmu_);
+  const bool ready = read_would_return(fd_);
+  if (ready) read_drained_ = false;  // the next read must not wait for an edge it has had
+  return ready;
 }
 
 std::error_code NetFd::wait_readable() {
@@ -167,6 +183,7 @@ std::error_code NetFd::wait_readable() {
   // look found nothing (the next arrival is then a new edge).
   while (!read_would_return(fd_))
     if (std::error_code ec = wait(false)) return ec;
+  read_drained_ = false;
   return {};
 }
 

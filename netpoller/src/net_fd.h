@@ -70,6 +70,10 @@ class NetFd {
   std::atomic<std::uint32_t> refs_{1};
   std::atomic<bool> fd_closed_{false};
   weft::Mutex rmu_, wmu_;
+  // The last read returned less than it asked for: the socket's receive queue was empty
+  // then, so the next read waits for readiness before its system call instead of
+  // spending one on EAGAIN (guarded by rmu_).
+  bool read_drained_ = false;
 };
 
 std::error_code errno_code(long neg_errno);

@@ -111,6 +111,7 @@ class EpollPoller final : public Poller {
       auto* pd = static_cast<PollDesc*>(ev.data.ptr);
       const std::uint32_t e = ev.events;
       const bool err = e & (EPOLLERR | EPOLLHUP);
+      if (err || (e & EPOLLRDHUP)) pd->read_end.store(true, std::memory_order_seq_cst);
       pd_ready(pd, err || (e & (EPOLLIN | EPOLLRDHUP)), err || (e & EPOLLOUT), &list);
     }
     return polled(delay_ns, list);

@@ -94,6 +94,8 @@ class KqueuePoller final : public Poller {
       }
       auto* pd = static_cast<PollDesc*>(ev.udata);
       const bool err = ev.flags & EV_ERROR;
+      if (err || (ev.filter == EVFILT_READ && (ev.flags & EV_EOF)))
+        pd->read_end.store(true, std::memory_order_seq_cst);
       pd_ready(pd, err || ev.filter == EVFILT_READ, err || ev.filter == EVFILT_WRITE, &list);
     }
     return polled(delay_ns, list);

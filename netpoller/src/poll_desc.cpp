@@ -109,6 +109,7 @@ PollDesc* pd_alloc(int fd) {
   pd->wg.store(0, std::memory_order_relaxed);
   pd->rd.store(0, std::memory_order_relaxed);
   pd->wd.store(0, std::memory_order_relaxed);
+  pd->read_end.store(false, std::memory_order_relaxed);
   pd->closing.store(false, std::memory_order_release);
   return pd;
 }

@@ -43,6 +43,10 @@ struct PollDesc {
   int fd = -1;
   std::atomic<std::uintptr_t> rg{0}, wg{0};  // read and write slots (see above)
   std::atomic<bool> closing{false};
+  // The poller has seen the peer's end (EPOLLRDHUP/HUP/ERR, kqueue's EV_EOF): reads will
+  // return at once from now on. Set before the read slot is readied, so the reader that
+  // wakes sees it; NetFd::read() never waits for an edge after it (see net_fd.cpp).
+  std::atomic<bool> read_end{false};
   // Guarded by `lock` (a spin word: the timer callback runs on the scheduler):
   std::atomic<std::uint32_t> lock{0};
   std::atomic<std::int64_t> rd{0}, wd{0};  // deadlines, nanotime() clock; -1 passed

@@ -182,6 +182,41 @@ TEST_P(NetTest, ReadDeadlineTimesOutAndCanBeLifted) {
   });
 }
 
+// After a read that returns less than it asked for, the next read waits for readiness
+// before its system call (the queue was empty). Whatever order data and reads come in,
+// nothing is lost or left waiting; a lost edge would end in the 10 s deadline's timeout.
+TEST_P(NetTest, ShortReadsWaitForTheNextEdgeAndLoseNothing) {
+  run([&] {
+    auto [a, b] = net::pipe();
+    ASSERT_FALSE(a.set_read_deadline(net::after(10s)));
+    char buf[64];
+    auto read_str = [&a = a, &buf](std::size_t len) {
+      auto n = a.read(buf, len);
+      return n ? std::string(buf, *n) : "error: " + n.error().message();
+    };
+    for (int i = 0; i < 100; i++) {
+      ASSERT_TRUE(b.write("xy"));
+      ASSERT_EQ(read_str(sizeof buf), "xy");  // short
+      ASSERT_TRUE(b.write("z"));              // arrives before the next read
+      ASSERT_EQ(read_str(sizeof buf), "z");
+      go([&b = b] {  // arrives while the reader waits
+        weft::yield();
+        ASSERT_TRUE(b.write("w"));
+      });
+      ASSERT_EQ(read_str(sizeof buf), "w");
+      ASSERT_TRUE(b.write("pq"));
+      ASSERT_EQ(read_str(1), "p");  // full: the rest is read without waiting
+      ASSERT_EQ(read_str(sizeof buf), "q");
+      join();
+    }
+    ASSERT_TRUE(b.write("!"));
+    ASSERT_TRUE(a.readable().value());  // seen by a look: the read does not wait
+    ASSERT_EQ(read_str(sizeof buf), "!");
+    ASSERT_FALSE(b.close());
+    EXPECT_EQ(a.read(buf, sizeof buf).error(), net::Error::eof);  // eof is an edge too
+  });
+}
+
 TEST_P(NetTest, DeadlineSetByAnotherFiberWakesTheReader) {
   run([&] {
     auto [a, b] = net::pipe();
