@@ -167,6 +167,10 @@ Result<bool> NetFd::readable() {
   if (!acquire()) return Error::closed;
   Defer done{[this] { release(); }};
   std::lock_guard lock(rmu_);
+  // After a short read, nothing new unless the poller has said so since.
+  if (read_drained_ && !pd_->read_end.load(std::memory_order_seq_cst) &&
+      pd_->rg.load(std::memory_order_seq_cst) != PollDesc::kReady)
+    return false;
   const bool ready = read_would_return(fd_);
   if (ready) read_drained_ = false;  // the next read must not wait for an edge it has had
   return ready;
@@ -181,6 +185,10 @@ std::error_code NetFd::wait_readable() {
   // Edge-triggered: the readiness that wait() consumes was set by the last edge, which
   // may predate data a previous read left behind; so look first, and wait only after a
   // look found nothing (the next arrival is then a new edge).
+  // After a short read the queue was empty: wait first, then look (an event whose data
+  // that read took leaves a stale kReady; the look sends us back to wait).
+  if (read_drained_ && !pd_->read_end.load(std::memory_order_seq_cst))
+    if (std::error_code ec = wait(false)) return ec;
   while (!read_would_return(fd_))
     if (std::error_code ec = wait(false)) return ec;
   read_drained_ = false;

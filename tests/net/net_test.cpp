@@ -209,7 +209,20 @@ TEST_P(NetTest, ShortReadsWaitForTheNextEdgeAndLoseNothing) {
       ASSERT_EQ(read_str(sizeof buf), "q");
       join();
     }
+    // wait_readable() after a short read: parks first, then looks.
+    ASSERT_TRUE(b.write("ab"));
+    ASSERT_EQ(read_str(sizeof buf), "ab");
+    EXPECT_FALSE(a.readable().value());
+    go([&b = b] {
+      weft::yield();
+      ASSERT_TRUE(b.write("c"));
+    });
+    ASSERT_FALSE(a.wait_readable());
+    EXPECT_TRUE(a.readable().value());
+    ASSERT_EQ(read_str(sizeof buf), "c");
+    join();
     ASSERT_TRUE(b.write("!"));
+    ASSERT_FALSE(a.wait_readable());
     ASSERT_TRUE(a.readable().value());  // seen by a look: the read does not wait
     ASSERT_EQ(read_str(sizeof buf), "!");
     ASSERT_FALSE(b.close());

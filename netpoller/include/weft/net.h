@@ -160,8 +160,11 @@ class Conn {
   Result<std::size_t> read(void* buf, std::size_t len);
   Result<std::size_t> read(std::span<std::byte> buf) { return read(buf.data(), buf.size()); }
   // readable() says, without blocking or consuming anything, whether read() would
-  // return at once (data, eof or an error are pending). wait_readable() parks until it
-  // would (or the read deadline passes, or the socket is closed). Together they let a
+  // return at once (data, eof or an error are pending). After a read that returned less
+  // than it asked for it answers from what the poller has reported since, without a
+  // system call, so data that arrived a moment ago may be reported a moment later;
+  // waiting is then the right thing anyway. wait_readable() parks until read() would
+  // return at once (or the read deadline passes, or the socket is closed). Together they let a
   // server hold no read buffer while a connection is idle: check, release the buffer,
   // wait, then allocate and read (Go reaches the same through RawConn.Read).
   Result<bool> readable();
