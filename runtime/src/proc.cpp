@@ -485,6 +485,14 @@ std::int64_t earliest_timer() {
   return next;
 }
 
+// any_queued_work(): a fiber waits in the global queue or in some P's run queue.
+bool any_queued_work() {
+  if (sched->runqsize.load(std::memory_order_seq_cst) > 0) return true;
+  for (P* q : sched->allp)
+    if (!q->runq.empty() || q->runnext.load(std::memory_order_seq_cst)) return true;
+  return false;
+}
+
 G* steal_work(M* m, P* p, bool* inherit) {
   const int n = sched->nprocs;
   for (int round = 0; round < 4; round++) {
@@ -507,14 +515,6 @@ G* steal_work(M* m, P* p, bool* inherit) {
     }
   }
   return nullptr;
-}
-
-// any_queued_work(): a fiber waits in the global queue or in some P's run queue.
-bool any_queued_work() {
-  if (sched->runqsize.load(std::memory_order_seq_cst) > 0) return true;
-  for (P* q : sched->allp)
-    if (!q->runq.empty() || q->runnext.load(std::memory_order_seq_cst)) return true;
-  return false;
 }
 
 // poll_spin(): the poller M, about to sleep in the kernel with every P idle, first polls
@@ -598,13 +598,8 @@ top:
     m->spinning = false;
     sched->nmspinning.fetch_sub(1, std::memory_order_seq_cst);
   }
-  bool work = sched->runqsize.load(std::memory_order_seq_cst) > 0;
-  if (!work && was_spinning)
-    for (P* q : sched->allp)
-      if (!q->runq.empty() || q->runnext.load(std::memory_order_seq_cst)) {
-        work = true;
-        break;
-      }
+  const bool work =
+      was_spinning ? any_queued_work() : sched->runqsize.load(std::memory_order_seq_cst) > 0;
   if (work) {
     sched->lock.lock();
     P* np = pidleget();
@@ -640,11 +635,10 @@ top:
         sched->poll_until.store(next, std::memory_order_seq_cst);
       }
       trace_event(EventKind::m_park);
-      if (polled) {
-      } else if (netpoller()) {
+      if (!polled && netpoller()) {  // (the spin may have found some already)
         std::int64_t delay = next == 0 ? -1 : std::max<std::int64_t>(0, next - nanotime());
         polled = netpoll_take(delay);
-      } else {
+      } else if (!polled) {
         sched->poll_note.sleep_until_ns(next);
         sched->poll_note.clear();
       }
