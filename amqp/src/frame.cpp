@@ -9,11 +9,6 @@ namespace {
 constexpr std::uint8_t kFrameEndOctet = 0xCE;
 // The most body bytes reserved up front: a header may claim any size, honest or not.
 constexpr std::uint64_t kMaxReserve = 1 << 20;
-
-std::uint32_t be32(const char* p) {
-  const auto* u = reinterpret_cast<const std::uint8_t*>(p);
-  return std::uint32_t(u[0]) << 24 | std::uint32_t(u[1]) << 16 | std::uint32_t(u[2]) << 8 | u[3];
-}
 }  // namespace
 
 // ---- FrameDecoder --------------------------------------------------------------------
@@ -46,7 +41,7 @@ FrameDecoder::Status FrameDecoder::refuse(ProtocolError* error) {
   if (!failed_) {
     const char* p = buf_.get() + start_;
     const auto type = static_cast<std::uint8_t>(p[0]);
-    const std::uint64_t size = be32(p + 3);
+    const std::uint64_t size = Reader(p + 3, 4).u32();
     std::string text;
     if (type != 1 && type != 2 && type != 3 && type != 8)
       text = "unknown frame type " + std::to_string(type);
@@ -165,13 +160,6 @@ char* put_frame_header(char* p, FrameType type, std::uint16_t channel, std::size
   p = wire::put_u8(p, static_cast<std::uint8_t>(type));
   return wire::put_u32(wire::put_u16(p, channel), static_cast<std::uint32_t>(size));
 }
-
-// extend(): n more bytes at the end of out, for the caller to fill.
-char* extend(std::string& out, std::size_t n) {
-  const std::size_t at = out.size();
-  out.resize(at + n);
-  return out.data() + at;
-}
 }  // namespace
 
 // Each frame's size is worked out first (which also refuses what cannot be encoded
@@ -179,7 +167,7 @@ char* extend(std::string& out, std::size_t n) {
 // through a pointer.
 void FrameEncoder::method(std::uint16_t channel, const Method& m) {
   const std::size_t size = encoded_size(m);
-  char* p = put_frame_header(extend(buf_, 7 + size + 1), FrameType::method, channel, size);
+  char* p = put_frame_header(Writer(buf_).extend(7 + size + 1), FrameType::method, channel, size);
   *encode_method_to(p, m) = static_cast<char>(kFrameEndOctet);
 }
 
@@ -187,7 +175,7 @@ void FrameEncoder::content(std::uint16_t channel, const Method& m, const BasicPr
                            std::string_view body) {
   const std::size_t method_size = encoded_size(m);
   const std::size_t header_size = 12 + props.encoded_size();
-  char* p = extend(buf_, 7 + method_size + 1 + 7 + header_size + 1);
+  char* p = Writer(buf_).extend(7 + method_size + 1 + 7 + header_size + 1);
   p = encode_method_to(put_frame_header(p, FrameType::method, channel, method_size), m);
   p = wire::put_u8(p, kFrameEndOctet);
   p = put_frame_header(p, FrameType::header, channel, header_size);

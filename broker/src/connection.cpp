@@ -586,8 +586,7 @@ void Connection::wait_while_flow() {
 void Connection::release() {
   for (auto& [id, ch] : channels_) ch->close();
   channels_.clear();
-  if (vhost_)
-    for (auto& q : vhost_->queues_owned_by(id_)) vhost_->delete_queue(q);
+  for (auto& q : vhost_->queues_owned_by(id_)) vhost_->delete_queue(q);
 }
 
 void Connection::shutdown() {

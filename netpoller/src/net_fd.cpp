@@ -133,7 +133,7 @@ Result<std::size_t> NetFd::read(void* buf, std::size_t len) {
   // FIN can come in the same event as the data (events that arrive before a poll are
   // reported once), and the short read leaves it behind with no event to come; hence
   // read_end, which the poller sets before it readies the slot.
-  if (read_drained_ && !pd_->read_end.load(std::memory_order_seq_cst)) {
+  if (drained()) {
     read_drained_ = false;
     if (std::error_code ec = wait(false)) return ec;
   }
@@ -168,8 +168,7 @@ Result<bool> NetFd::readable() {
   Defer done{[this] { release(); }};
   std::lock_guard lock(rmu_);
   // After a short read, nothing new unless the poller has said so since.
-  if (read_drained_ && !pd_->read_end.load(std::memory_order_seq_cst) &&
-      pd_->rg.load(std::memory_order_seq_cst) != PollDesc::kReady)
+  if (drained() && pd_->rg.load(std::memory_order_seq_cst) != PollDesc::kReady)
     return false;
   const bool ready = read_would_return(fd_);
   if (ready) read_drained_ = false;  // the next read must not wait for an edge it has had
@@ -187,7 +186,7 @@ std::error_code NetFd::wait_readable() {
   // look found nothing (the next arrival is then a new edge).
   // After a short read the queue was empty: wait first, then look (an event whose data
   // that read took leaves a stale kReady; the look sends us back to wait).
-  if (read_drained_ && !pd_->read_end.load(std::memory_order_seq_cst))
+  if (drained())
     if (std::error_code ec = wait(false)) return ec;
   while (!read_would_return(fd_))
     if (std::error_code ec = wait(false)) return ec;

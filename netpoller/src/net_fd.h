@@ -60,6 +60,11 @@ class NetFd {
   void destroy_fd();
   std::error_code wait(bool write);   // pd_wait(), as an error (none: ready)
   std::error_code check(bool write);  // pd_check(), as an error
+  // drained(): the last read was short and the peer's end has not been seen since, so a
+  // read would find nothing the poller has not reported (see read_drained_). Under rmu_.
+  bool drained() const {
+    return read_drained_ && !pd_->read_end.load(std::memory_order_seq_cst);
+  }
 
   ~NetFd();  // via unref() only
   static constexpr std::uint64_t kClosed = 1ull << 63;
