@@ -164,6 +164,12 @@ void frame_seeds() {
   b.method(2, BasicAck{7, true});
   put("fuzz_frames", "two_channels_7", '\x06' + a.buffer() + b.buffer());
 
+  // The same publish on channel 6, whose assembler keeps the properties as wire bytes:
+  // its headers table is checked by skip(), not decoded into the command.
+  FrameEncoder w(4096);
+  w.content(6, pub, headers, "hello");
+  put("fuzz_frames", "headers_as_wire", '\x3f' + w.buffer());
+
   // A server's deliver with a body of 3000 bytes, 16 bytes at a time through
   // prepare()/commit().
   FrameEncoder d(4096);

@@ -238,6 +238,19 @@ std::string read_stmt(const std::string& t, const std::string& v) {
   return v + " = r.table();";
 }
 
+// skip_stmt(): read past a field of type t, checking it as read_stmt() would (a table
+// is decoded and dropped: its entries are checked only by decoding them).
+std::string skip_stmt(const std::string& t) {
+  if (t == "bit") return "r.bit();";
+  if (t == "octet") return "r.u8();";
+  if (t == "short") return "r.u16();";
+  if (t == "long") return "r.u32();";
+  if (t == "longlong" || t == "timestamp") return "r.u64();";
+  if (t == "shortstr") return "r.bytes(r.u8());";
+  if (t == "longstr") return "r.bytes(r.u32());";
+  return "r.table();";
+}
+
 // fixed_size(): a field's size on the wire if it does not depend on the value, else 0.
 std::size_t fixed_size(const std::string& t) {
   if (t == "octet") return 1;
@@ -497,6 +510,8 @@ void emit(const Spec& spec, std::ostream& h, std::ostream& c) {
          "  char* encode_to(char* p) const;\n"
          "  static " << name << " decode(Reader& r);\n"
          "  void decode_into(Reader& r);  // reuses the present strings' capacity\n"
+         "  // skip(): reads past a property list, checking it as decode_into() does.\n"
+         "  static void skip(Reader& r);\n"
          "  bool operator==(const " << name << "&) const = default;\n};\n\n";
     c << "std::uint16_t " << name << "::flags() const {\n  std::uint16_t f = 0;\n";
     for (const Field& f : cl.properties)
@@ -524,6 +539,11 @@ void emit(const Spec& spec, std::ostream& h, std::ostream& c) {
       c << "  if (f & kFlag" << camel(f.name) << ")\n    " << read_stmt(f.type, v)
         << "\n  else\n    " << v << ".reset();\n";
     }
+    c << "}\n\n";
+    c << "void " << name << "::skip(Reader& r) {\n  const std::uint16_t f = r.u16();\n"
+         "  if (f & 1) r.fail(\"property flag continuation is not supported\");\n";
+    for (const Field& f : cl.properties)
+      c << "  if (f & kFlag" << camel(f.name) << ") " << skip_stmt(f.type) << "\n";
     c << "}\n\n";
   }
 

@@ -61,10 +61,60 @@ FrameDecoder::Status FrameDecoder::refuse(ProtocolError* error) {
 
 // ---- ContentAssembler ----------------------------------------------------------------
 
-ContentAssembler::Status ContentAssembler::fail(ProtocolError* error, ReplyCode code,
-                                                std::string text) {
-  *error = ProtocolError{code, std::move(text), channel_};
+// fail(): the error for a fault, its text built here, out of the way of feed()'s hot
+// path (which then has no strings to build or registers to save for them).
+ContentAssembler::Status ContentAssembler::fail(ProtocolError* error, Fault fault,
+                                                const char* detail, std::uint64_t n) {
   const MethodInfo& info = method_info(command_.method);
+  ReplyCode code = ReplyCode::syntax_error;
+  std::string text;
+  switch (fault) {
+    case Fault::method_in_content:
+      code = ReplyCode::unexpected_frame;
+      text =
+          std::string("expected content header or body for ") + info.name + ", got a method frame";
+      break;
+    case Fault::unknown_method:
+      code = ReplyCode::command_invalid;
+      text = "unknown method frame";
+      break;
+    case Fault::malformed_method:
+      text = std::string("malformed method frame: ") + detail;
+      break;
+    case Fault::trailing_arguments:
+      state_ = State::want_header;  // so that the error names the method
+      text = std::string("trailing bytes after the arguments of ") + info.name;
+      break;
+    case Fault::unexpected_header:
+      code = ReplyCode::unexpected_frame;
+      text = "unexpected content header frame";
+      break;
+    case Fault::malformed_header:
+      text = std::string("malformed content header: ") + detail;
+      break;
+    case Fault::header_class:
+      code = ReplyCode::unexpected_frame;
+      text = "content header for class " + std::to_string(n) + " after " + info.name;
+      break;
+    case Fault::body_too_large:
+      code = ReplyCode::precondition_failed;
+      text = "message size " + std::to_string(n) + " is larger than configured max size " +
+             std::to_string(max_body_);
+      break;
+    case Fault::unexpected_body:
+      code = ReplyCode::unexpected_frame;
+      text = "unexpected content body frame";
+      break;
+    case Fault::body_overrun:
+      code = ReplyCode::frame_error;
+      text = "content body exceeds the " + std::to_string(n) + " bytes its header announced";
+      break;
+    case Fault::heartbeat:
+      code = ReplyCode::unexpected_frame;
+      text = "heartbeat frame given to a channel";
+      break;
+  }
+  *error = ProtocolError{code, std::move(text), channel_};
   if (state_ != State::idle) error->class_id = info.class_id, error->method_id = info.method_id;
   state_ = State::idle;
   return Status::error;
@@ -75,27 +125,17 @@ ContentAssembler::Status ContentAssembler::feed(const Frame& frame, ProtocolErro
   Reader r(frame.payload);
   switch (frame.type) {
     case FrameType::method: {
-      if (state_ != State::idle)
-        return fail(error, ReplyCode::unexpected_frame,
-                    std::string("expected content header or body for ") +
-                        method_info(command_.method).name + ", got a method frame");
+      if (state_ != State::idle) [[unlikely]]
+        return fail(error, Fault::method_in_content);
       bool unknown = false;
       // In place: a channel that publishes decodes each basic.publish over the last one.
-      if (!decode_method_into(r, command_.method, &unknown)) {
-        if (unknown)
-          return fail(error, ReplyCode::command_invalid, "unknown method frame");
-        return fail(error, ReplyCode::syntax_error,
-                    std::string("malformed method frame: ") + r.error());
-      }
-      const MethodInfo& info = method_info(command_.method);
-      if (!r.at_end()) {
-        state_ = State::want_header;  // so that fail() names the method
-        return fail(error, ReplyCode::syntax_error,
-                    std::string("trailing bytes after the arguments of ") + info.name);
-      }
+      if (!decode_method_into(r, command_.method, &unknown)) [[unlikely]]
+        return fail(error, unknown ? Fault::unknown_method : Fault::malformed_method, r.error());
+      if (!r.at_end()) [[unlikely]]
+        return fail(error, Fault::trailing_arguments);
       command_.content.body.clear();
       command_.content.body_size = 0;
-      if (!info.has_content) {
+      if (!method_info(command_.method).has_content) {
         command_.content.properties = {};
         return Status::complete;
       }
@@ -103,24 +143,26 @@ ContentAssembler::Status ContentAssembler::feed(const Frame& frame, ProtocolErro
       return Status::need_more;
     }
     case FrameType::header: {
-      if (state_ != State::want_header)
-        return fail(error, ReplyCode::unexpected_frame, "unexpected content header frame");
+      if (state_ != State::want_header) [[unlikely]]
+        return fail(error, Fault::unexpected_header);
       const std::uint16_t class_id = r.u16();
       r.u16();  // weight, unused
-      command_.content.body_size = r.u64();
-      command_.content.properties.decode_into(r);
-      if (!r.ok() || !r.at_end())
-        return fail(error, ReplyCode::syntax_error,
-                    std::string("malformed content header: ") + (r.ok() ? "trailing bytes" : r.error()));
-      if (class_id != method_info(command_.method).class_id)
-        return fail(error, ReplyCode::unexpected_frame,
-                    "content header for class " + std::to_string(class_id) + " after " +
-                        method_info(command_.method).name);
-      if (max_body_ != 0 && command_.content.body_size > max_body_)
-        return fail(error, ReplyCode::precondition_failed,
-                    "message size " + std::to_string(command_.content.body_size) +
-                        " is larger than configured max size " + std::to_string(max_body_));
-      if (command_.content.body_size == 0) {
+      const std::uint64_t body_size = command_.content.body_size = r.u64();
+      if (keep_wire_)
+        BasicProperties::skip(r);
+      else
+        command_.content.properties.decode_into(r);
+      if (!r.ok() || !r.at_end()) [[unlikely]]
+        return fail(error, Fault::malformed_header, r.ok() ? "trailing bytes" : r.error());
+      // Owned, not borrowed: the body frames may come in a later read, after the
+      // decoder's buffer has been reused.
+      if (keep_wire_)
+        assign_bytes(command_.content.properties_wire.storage(), frame.payload.substr(12));
+      if (class_id != method_info(command_.method).class_id) [[unlikely]]
+        return fail(error, Fault::header_class, nullptr, class_id);
+      if (max_body_ != 0 && body_size > max_body_) [[unlikely]]
+        return fail(error, Fault::body_too_large, nullptr, body_size);
+      if (body_size == 0) {
         state_ = State::idle;
         return Status::complete;
       }
@@ -128,14 +170,12 @@ ContentAssembler::Status ContentAssembler::feed(const Frame& frame, ProtocolErro
       return Status::need_more;
     }
     case FrameType::body: {
-      if (state_ != State::want_body)
-        return fail(error, ReplyCode::unexpected_frame, "unexpected content body frame");
+      if (state_ != State::want_body) [[unlikely]]
+        return fail(error, Fault::unexpected_body);
       Body& body = command_.content.body;
       const std::uint64_t want = command_.content.body_size;
-      if (body.size() + frame.payload.size() > want)
-        return fail(
-            error, ReplyCode::frame_error,
-            "content body exceeds the " + std::to_string(want) + " bytes its header announced");
+      if (body.size() + frame.payload.size() > want) [[unlikely]]
+        return fail(error, Fault::body_overrun, nullptr, want);
       if (body.empty() && frame.payload.size() == want) {
         body.borrow(frame.payload);  // the whole body in one frame: no copy
       } else {
@@ -150,7 +190,7 @@ ContentAssembler::Status ContentAssembler::feed(const Frame& frame, ProtocolErro
     case FrameType::heartbeat:
       break;
   }
-  return fail(error, ReplyCode::unexpected_frame, "heartbeat frame given to a channel");
+  return fail(error, Fault::heartbeat);
 }
 
 // ---- FrameEncoder --------------------------------------------------------------------
@@ -171,16 +211,19 @@ void FrameEncoder::method(std::uint16_t channel, const Method& m) {
   *encode_method_to(p, m) = static_cast<char>(kFrameEndOctet);
 }
 
-void FrameEncoder::content(std::uint16_t channel, const Method& m, const BasicProperties& props,
-                           std::string_view body) {
+// put_content() writes the method and header frames, the properties through
+// put_props(p), then appends the body frames.
+template <typename PutProperties>
+void FrameEncoder::put_content(std::uint16_t channel, const Method& m, std::size_t props_size,
+                               PutProperties put_props, std::string_view body) {
   const std::size_t method_size = encoded_size(m);
-  const std::size_t header_size = 12 + props.encoded_size();
+  const std::size_t header_size = 12 + props_size;
   char* p = Writer(buf_).extend(7 + method_size + 1 + 7 + header_size + 1);
   p = encode_method_to(put_frame_header(p, FrameType::method, channel, method_size), m);
   p = wire::put_u8(p, kFrameEndOctet);
   p = put_frame_header(p, FrameType::header, channel, header_size);
   p = wire::put_u64(wire::put_u16(wire::put_u16(p, method_info(m).class_id), 0), body.size());
-  p = props.encode_to(p);
+  p = put_props(p);
   wire::put_u8(p, kFrameEndOctet);
   // The body is appended, not resized for: resize() would zero what memcpy then overwrites.
   const std::size_t chunk = frame_max_ > kFrameOverhead ? frame_max_ - kFrameOverhead : 1 << 30;
@@ -191,6 +234,23 @@ void FrameEncoder::content(std::uint16_t channel, const Method& m, const BasicPr
     buf_.append(part);
     buf_.push_back(static_cast<char>(kFrameEndOctet));
   }
+}
+
+void FrameEncoder::content(std::uint16_t channel, const Method& m, const BasicProperties& props,
+                           std::string_view body) {
+  put_content(
+      channel, m, props.encoded_size(), [&](char* p) { return props.encode_to(p); }, body);
+}
+
+void FrameEncoder::content_wire(std::uint16_t channel, const Method& m,
+                                std::string_view properties_wire, std::string_view body) {
+  put_content(
+      channel, m, properties_wire.size(),
+      [&](char* p) {
+        std::memcpy(p, properties_wire.data(), properties_wire.size());
+        return p + properties_wire.size();
+      },
+      body);
 }
 
 void FrameEncoder::heartbeat() {

@@ -347,6 +347,20 @@ TEST(AmqpProperties, DecodingIntoPropertiesClearsTheAbsentOnes) {
   }
 }
 
+TEST(AmqpCodec, AssigningBytesOverAStringOfEveryLengthLeavesExactlyThem) {
+  // assign_bytes() copies over a string of the same length in pieces chosen by length
+  // (under 4, 4-7, 8-15, 16 and over), and assigns otherwise.
+  const std::string src = "0123456789abcdefghijklmnopqrstuvwxyz";
+  for (std::size_t from = 0; from <= 20; from++) {
+    for (std::size_t to = 0; to <= 20; to++) {
+      std::string s(from, '-');
+      const std::string want = src.substr(from % 7, to);
+      assign_bytes(s, want);
+      EXPECT_EQ(s, want) << from << " -> " << to;
+    }
+  }
+}
+
 TEST(AmqpFrames, AOneFrameBodyIsBorrowedAndALongerOneOwned) {
   FrameEncoder enc(4096);
   enc.content(1, BasicPublish{}, BasicProperties{}, "one frame");
@@ -431,11 +445,61 @@ TEST(AmqpFrames, DecodesAByteAtATime) {
   EXPECT_EQ(dec.buffered(), 0u);
 }
 
+TEST(AmqpFrames, PropertiesKeptAsWireBytesComeThroughByteForByte) {
+  BasicPublish p;
+  p.exchange = "amq.topic";
+  p.routing_key = "a.b";
+  BasicProperties props;
+  props.content_type = "application/json";
+  props.headers = FieldTable{{"x-trace", "t-1"}, {"n", std::int32_t{7}}};
+  props.delivery_mode = 2;
+  props.message_id = "3f1c2a9e-7b4d-4e0a-9c55-0d2f6a1b8e34";
+  std::string props_wire;
+  Writer w(props_wire);
+  props.encode(w);
+  const std::string body(5000, 'q');  // two body frames at frame_max 4096
+  FrameEncoder enc(4096);
+  enc.content(3, p, props, body);
+  enc.content(3, p, BasicProperties{}, "");  // no properties, no body
+  // A byte at a time: every append may move the decoder's buffer, so bytes the
+  // assembler kept from the header frame must be its own.
+  FrameDecoder dec(4096);
+  ContentAssembler a;
+  a.keep_properties_as_wire(true);
+  std::vector<std::string> wires;
+  for (char ch : enc.buffer()) {
+    dec.append(std::string_view(&ch, 1));
+    Frame f;
+    ProtocolError err;
+    while (dec.next(&f, &err) == FrameDecoder::Status::frame) {
+      auto s = a.feed(f, &err);
+      ASSERT_NE(s, ContentAssembler::Status::error) << err.text;
+      if (s != ContentAssembler::Status::complete) continue;
+      EXPECT_EQ(a.command().content.properties, BasicProperties{});  // not decoded
+      wires.push_back(std::string(a.command().content.properties_wire));
+      EXPECT_EQ(a.command().content.body, wires.size() == 1 ? body : "");
+    }
+  }
+  ASSERT_EQ(wires.size(), 2u);
+  EXPECT_EQ(wires[0], props_wire);
+  EXPECT_EQ(wires[1], "\x00\x00"s);  // flags only
+  // Decoded when someone needs them, they are the publisher's properties.
+  Reader r(wires[0]);
+  EXPECT_EQ(BasicProperties::decode(r), props);
+  // Passed on as they came, they encode the frames content() encodes.
+  FrameEncoder again(4096);
+  again.content_wire(3, p, wires[0], body);
+  again.content_wire(3, p, wires[1], "");
+  EXPECT_EQ(again.buffer(), enc.buffer());
+}
+
 namespace {
 // first_error() feeds `wire` to a decoder and one assembler and returns the first error.
-ProtocolError first_error(const std::string& wire, std::uint32_t frame_max = kDefaultFrameMax) {
+ProtocolError first_error(const std::string& wire, std::uint32_t frame_max = kDefaultFrameMax,
+                          bool keep_properties_as_wire = false) {
   FrameDecoder dec(frame_max);
   ContentAssembler a;
+  a.keep_properties_as_wire(keep_properties_as_wire);
   dec.append(wire);
   Frame f;
   ProtocolError err;
@@ -488,6 +552,39 @@ TEST(AmqpFrames, MalformedInputGetsTheRightReplyCode) {
   std::string partial = publish_frame();
   partial.pop_back();
   EXPECT_EQ(first_error(partial).code, ReplyCode::reply_success);
+}
+
+TEST(AmqpFrames, PropertiesKeptAsWireBytesAreCheckedAsDecodingChecksThem) {
+  // Each malformed property list is refused alike whether the properties are decoded
+  // or kept as wire bytes: 502 SYNTAX_ERROR, the same text, naming basic.publish.
+  auto header = [](const std::string& props) {
+    return frame(2, 1, "\x00\x3C\x00\x00"s + std::string(7, '\0') + "\x01"s + props);
+  };
+  const std::string bad[] = {
+      "\x00\x01"s,                            // flag continuation
+      "\x80\x00\x05text"s,                    // content-type shorter than its length
+      "\x20\x00\x00\x00\x00\x07\x01h?xxxx"s,  // headers: an unknown field type
+      "\x10\x00"s,                            // delivery-mode missing
+      "\x00\x40\x00\x00\x00\x00"s,            // timestamp truncated
+      "\x90\x00\x01"
+      "a\x02\x00"s,  // a byte after the last property
+  };
+  for (const std::string& props : bad) {
+    const std::string wire = publish_frame() + header(props);
+    const ProtocolError decoded = first_error(wire, kDefaultFrameMax, false);
+    const ProtocolError kept = first_error(wire, kDefaultFrameMax, true);
+    EXPECT_EQ(decoded.code, ReplyCode::syntax_error) << decoded.text;
+    EXPECT_EQ(kept.code, decoded.code) << kept.text;
+    EXPECT_EQ(kept.text, decoded.text);
+    EXPECT_EQ(kept.class_id, 60);
+    EXPECT_EQ(kept.method_id, 40);
+  }
+  // And a good one passes both ways.
+  EXPECT_EQ(first_error(publish_frame() + header("\x90\x00\x01"
+                                                 "a\x02"s),
+                        kDefaultFrameMax, true)
+                .code,
+            ReplyCode::reply_success);
 }
 
 TEST(AmqpFrames, EmptyBodiesCompleteAtTheHeader) {

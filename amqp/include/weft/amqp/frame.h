@@ -117,27 +117,30 @@ class FrameDecoder {
   std::optional<ProtocolError> failed_;
 };
 
-// Body: a content body. One that arrived in a single frame -- nearly every message --
-// is borrowed from the FrameDecoder's buffer, not copied, and stays valid only until
-// the decoder's next prepare() (the reader's next read); one assembled from several
-// frames is owned. Whoever keeps a body past that takes it (take()) or owns it (own()).
-class Body {
+// WireBytes: bytes of a frame kept as they came -- a content body, or a content
+// header's properties when the assembler keeps them undecoded. A body that arrived in a
+// single frame -- nearly every message -- is borrowed from the FrameDecoder's buffer,
+// not copied, and stays valid only until the decoder's next prepare() (the reader's
+// next read); one assembled from several frames is owned. Whoever keeps the bytes past
+// that takes them (take()) or owns them (own()).
+class WireBytes {
  public:
-  Body() = default;
-  Body(std::string s) : owned_(std::move(s)) {}  // NOLINT: a body from a string
+  WireBytes() = default;
+  WireBytes(std::string s) : owned_(std::move(s)) {}  // NOLINT: bytes from a string
   std::string_view view() const { return borrowed_ ? std::string_view(ptr_, size_) : owned_; }
   operator std::string_view() const { return view(); }  // NOLINT
   const char* data() const { return view().data(); }
   std::size_t size() const { return borrowed_ ? size_ : owned_.size(); }
   bool empty() const { return size() == 0; }
   bool borrowed() const { return borrowed_; }
-  // own() copies a borrowed body into storage of its own.
+  // own() copies borrowed bytes into storage of their own.
   void own() {
     if (!borrowed_) return;
     owned_.assign(ptr_, size_);
     borrowed_ = false;
   }
-  // take() hands the body over as a string (moved if owned, else copied), leaving it empty.
+  // take() hands the bytes over as a string (moved if owned, else copied), leaving this
+  // empty.
   std::string take() {
     std::string s = borrowed_ ? std::string(ptr_, size_) : std::move(owned_);
     clear();
@@ -156,16 +159,21 @@ class Body {
     ptr_ = s.data(), size_ = s.size();
     borrowed_ = true;
   }
-  std::string& storage() { return owned_; }  // an owned body being assembled
+  std::string& storage() { return owned_; }  // owned bytes being assembled
   std::string owned_;
   const char* ptr_ = nullptr;
   std::size_t size_ = 0;
   bool borrowed_ = false;
 };
+using Body = WireBytes;
 
 // Content: a content-carrying method's header and body.
+// The properties are decoded into `properties`, or -- for an assembler told to keep
+// them as they came -- checked and left in `properties_wire` (the property flags and
+// the present properties, the content header's bytes after its body size), owned.
 struct Content {
   BasicProperties properties;
+  WireBytes properties_wire;  // empty unless the assembler keeps properties as wire bytes
   std::uint64_t body_size = 0;
   Body body;
 };
@@ -188,16 +196,41 @@ class ContentAssembler {
   // PRECONDITION_FAILED (a soft error: RabbitMQ closes the channel), before any of
   // the body is buffered. 0: no limit.
   void set_max_body_size(std::uint64_t max) { max_body_ = max; }
+  // keep_properties_as_wire(true): a content header's properties are checked as
+  // decoding would check them (flags, lengths, tables) but not decoded: the command's
+  // properties stay empty and its properties_wire holds their bytes. For a broker that
+  // passes them on as they came, as RabbitMQ does: it neither builds a BasicProperties
+  // per message nor encodes one per delivery, and reads one only when it must.
+  void keep_properties_as_wire(bool keep) {
+    keep_wire_ = keep;
+    command_.content.properties = {};
+    command_.content.properties_wire.clear();
+  }
   // in_content(): a method is waiting for its header or body frames.
   bool in_content() const { return state_ != State::idle; }
 
  private:
   enum class State { idle, want_header, want_body };
-  Status fail(ProtocolError* error, ReplyCode code, std::string text);
+  enum class Fault {
+    method_in_content,
+    unknown_method,
+    malformed_method,
+    trailing_arguments,
+    unexpected_header,
+    malformed_header,
+    header_class,
+    body_too_large,
+    unexpected_body,
+    body_overrun,
+    heartbeat
+  };
+  [[gnu::cold, gnu::noinline]] Status fail(ProtocolError* error, Fault fault,
+                                           const char* detail = nullptr, std::uint64_t n = 0);
   State state_ = State::idle;
   Command command_;
   std::uint16_t channel_ = 0;
   std::uint64_t max_body_ = 0;
+  bool keep_wire_ = false;
 };
 
 // FrameEncoder: frames appended to one buffer.
@@ -211,6 +244,10 @@ class FrameEncoder {
   // requires.
   void content(std::uint16_t channel, const Method& m, const BasicProperties& props,
                std::string_view body);
+  // content_wire(): the same, with the properties given as wire bytes (flags first),
+  // as ContentAssembler::keep_properties_as_wire() leaves them.
+  void content_wire(std::uint16_t channel, const Method& m, std::string_view properties_wire,
+                    std::string_view body);
   void heartbeat();
 
   // buffer(): the frames so far. The caller may write it out, swap it for an empty
@@ -220,6 +257,9 @@ class FrameEncoder {
   void clear() { buf_.clear(); }
 
  private:
+  template <typename PutProperties>
+  void put_content(std::uint16_t channel, const Method& m, std::size_t props_size,
+                   PutProperties put_props, std::string_view body);
   std::string buf_;
   std::uint32_t frame_max_;
 };
