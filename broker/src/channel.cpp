@@ -64,6 +64,7 @@ Channel::Channel(Connection& conn, std::uint16_t id)
       id_(id),
       labels_({{"connection", std::to_string(conn.id())}, {"channel", std::to_string(id)}}) {
   assembler_.set_max_body_size(conn.broker().config().max_message_size);
+  assembler_.keep_properties_as_wire(true);  // passed on as they came: message.h
 }
 
 Channel::~Channel() = default;
@@ -118,13 +119,17 @@ void Channel::handle(amqp::Command& cmd) {
           auto msg = std::make_shared<Message>();
           msg->exchange = m.exchange;
           msg->routing_key = m.routing_key;
-          msg->set_properties(std::move(cmd.content.properties));
+          msg->properties_wire = cmd.content.properties_wire.take();
           msg->body = cmd.content.body.take();
           conn_.note_publisher();
-          if (msg->properties().reply_to && *msg->properties().reply_to == kReplyTo) {
-            if (reply_token_.empty())
-              fail(ReplyCode::precondition_failed, "fast reply consumer does not exist");
-            msg->mutable_properties().reply_to = std::string(kReplyTo) + "." + reply_token_;
+          if (msg->property_flags() & amqp::BasicProperties::kFlagReplyTo) {
+            amqp::BasicProperties props = msg->properties();
+            if (*props.reply_to == kReplyTo) {
+              if (reply_token_.empty())
+                fail(ReplyCode::precondition_failed, "fast reply consumer does not exist");
+              props.reply_to = std::string(kReplyTo) + "." + reply_token_;
+              msg->set_properties(props);
+            }
           }
           msg->account();
           if (tx_)
@@ -374,7 +379,7 @@ void Channel::basic_publish(const std::string& exchange, bool mandatory, Message
       r.reply_code = static_cast<std::uint16_t>(ReplyCode::no_route);
       r.reply_text = "NO_ROUTE";
       r.routing_key = m->routing_key;
-      conn_.send_content(id_, r, m->properties(), m->body);
+      conn_.send_content(id_, r, m->properties_wire, m->body);
     }
     if (confirm_) confirmed_ = publish_seq_;
     return;
@@ -387,7 +392,7 @@ void Channel::basic_publish(const std::string& exchange, bool mandatory, Message
     r.reply_text = "NO_ROUTE";
     r.exchange = m->exchange;
     r.routing_key = m->routing_key;
-    conn_.send_content(id_, r, m->properties(), m->body);
+    conn_.send_content(id_, r, m->properties_wire, m->body);
   }
   for (const QueuePtr& q : queues)
     if (q->enqueue(m)) conn_.note_flow(q);
@@ -472,7 +477,7 @@ void Channel::basic_get(const amqp::BasicGet& m) {
   ok.exchange = qm->message->exchange;
   ok.routing_key = qm->message->routing_key;
   ok.message_count = static_cast<std::uint32_t>(remaining);
-  conn_.send_content(id_, ok, qm->message->properties(), qm->message->body);
+  conn_.send_content(id_, ok, qm->message->properties_wire, qm->message->body);
   if (!m.no_ack) unacked_.emplace(tag, Unacked{q, std::move(*qm), nullptr});
 }
 
@@ -498,7 +503,7 @@ void Channel::consumer_deliver(ChannelConsumer& c, const std::shared_ptr<Queue>&
   d.redelivered = m.redelivered;
   d.exchange = m.message->exchange;
   d.routing_key = m.message->routing_key;
-  conn_.send_content(id_, d, m.message->properties(), m.message->body);
+  conn_.send_content(id_, d, m.message->properties_wire, m.message->body);
   if (!c.no_ack) {
     c.unacked++;
     global_unacked_++;
@@ -563,7 +568,7 @@ void Channel::deliver_reply(const MessagePtr& m) {
   d.delivery_tag = ++delivery_tag_;
   d.exchange = m->exchange;
   d.routing_key = m->routing_key;
-  conn_.send_content(id_, d, m->properties(), m->body);
+  conn_.send_content(id_, d, m->properties_wire, m->body);
 }
 
 void Channel::close() {

@@ -119,11 +119,11 @@ void Connection::send_method(std::uint16_t channel, const amqp::Method& m) {
 }
 
 void Connection::send_content(std::uint16_t channel, const amqp::Method& m,
-                              const amqp::BasicProperties& props, std::string_view body) {
+                              std::string_view properties_wire, std::string_view body) {
   {
     std::lock_guard lock(out_mu_);
     if (output_closed_) return;
-    out_.content(channel, m, props, body);
+    out_.content_wire(channel, m, properties_wire, body);
     out_bytes_.store(out_.buffer().size(), std::memory_order_relaxed);
   }
   kick();

@@ -65,8 +65,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Output, from any fiber. Frames for one channel keep their order.
   void send_method(std::uint16_t channel, const weft::amqp::Method& m);
+  // send_content(): a method with its content; the properties as wire bytes (Message).
   void send_content(std::uint16_t channel, const weft::amqp::Method& m,
-                    const weft::amqp::BasicProperties& props, std::string_view body);
+                    std::string_view properties_wire, std::string_view body);
   // note_publisher(): this connection publishes, so the memory alarm blocks it.
   void note_publisher() { publisher_ = true; }
   // note_flow(): a publish on this connection put q in flow (queue.h); the reader stops

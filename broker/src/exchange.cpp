@@ -199,7 +199,8 @@ void Exchange::route(const Message& m, std::vector<Destination>* out) {
       topic_match(topic_.get(), split_words(m.routing_key), 0, out);
       break;
     case ExchangeType::headers: {
-      const FieldTable* headers = m.properties().headers ? &*m.properties().headers : nullptr;
+      const weft::amqp::BasicProperties props = m.properties();
+      const FieldTable* headers = props.headers ? &*props.headers : nullptr;
       for (const Binding& b : bindings_)
         if (headers_match(b.args, headers)) out->push_back(b.dest);
       break;

@@ -31,23 +31,32 @@ struct Message {
   Message& operator=(const Message&) = delete;
   ~Message() { message_bytes().fetch_sub(accounted_, std::memory_order_relaxed); }
 
-  // Properties are held only when the publisher set some: most messages have none or a
-  // few, and the decoded struct is ~450 bytes -- a third of a 1 KiB message's footprint.
-  const weft::amqp::BasicProperties& properties() const {
-    static const weft::amqp::BasicProperties kNone;
-    return props_ ? *props_ : kNone;
+  // The publisher's properties as they came on the wire (flags first, as
+  // ContentAssembler::keep_properties_as_wire() leaves them): a delivery passes them on
+  // byte for byte, and the broker decodes them only where it must read one (direct
+  // reply-to, a headers exchange). Held so they cost a message no more than their bytes
+  // (two for none, in the string itself), not a ~450-byte decoded struct.
+  std::string properties_wire = std::string(2, '\0');
+
+  std::uint16_t property_flags() const {
+    return properties_wire.size() < 2
+               ? 0
+               : static_cast<std::uint16_t>(std::uint8_t(properties_wire[0]) << 8 |
+                                            std::uint8_t(properties_wire[1]));
   }
-  void set_properties(weft::amqp::BasicProperties&& p) {
-    if (p.flags() != 0) props_ = std::make_unique<weft::amqp::BasicProperties>(std::move(p));
+  // properties(): decoded (they were checked when the header frame arrived).
+  weft::amqp::BasicProperties properties() const {
+    weft::amqp::Reader r(properties_wire);
+    return weft::amqp::BasicProperties::decode(r);
   }
-  weft::amqp::BasicProperties& mutable_properties() {
-    if (!props_) props_ = std::make_unique<weft::amqp::BasicProperties>();
-    return *props_;
+  void set_properties(const weft::amqp::BasicProperties& p) {
+    properties_wire.clear();
+    weft::amqp::Writer w(properties_wire);
+    p.encode(w);
   }
 
   std::size_t size() const {
-    return body.size() + exchange.size() + routing_key.size() + 64 +
-           (props_ ? sizeof(weft::amqp::BasicProperties) : 0);
+    return body.size() + exchange.size() + routing_key.size() + properties_wire.size() + 64;
   }
   // account() counts the message's size in message_bytes() until it is destroyed.
   void account() {
@@ -56,7 +65,6 @@ struct Message {
   }
 
  private:
-  std::unique_ptr<weft::amqp::BasicProperties> props_;
   std::int64_t accounted_ = 0;
 };
 using MessagePtr = std::shared_ptr<const Message>;
