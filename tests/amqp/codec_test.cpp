@@ -350,9 +350,10 @@ TEST(AmqpProperties, DecodingIntoPropertiesClearsTheAbsentOnes) {
 TEST(AmqpCodec, AssigningBytesOverAStringOfEveryLengthLeavesExactlyThem) {
   // assign_bytes() copies over a string of the same length in pieces chosen by length
   // (under 4, 4-7, 8-15, 16 and over), and assigns otherwise.
-  const std::string src = "0123456789abcdefghijklmnopqrstuvwxyz";
-  for (std::size_t from = 0; from <= 20; from++) {
-    for (std::size_t to = 0; to <= 20; to++) {
+  std::string src;
+  for (int i = 0; i < 100; i++) src += static_cast<char>('0' + i % 75);
+  for (std::size_t from = 0; from <= 80; from++) {
+    for (std::size_t to = 0; to <= 80; to++) {
       std::string s(from, '-');
       const std::string want = src.substr(from % 7, to);
       assign_bytes(s, want);
