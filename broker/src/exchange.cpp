@@ -68,10 +68,10 @@ std::string Exchange::alternate_exchange() const {
   return "";
 }
 
-void Exchange::index_add(const Binding& b) {
+void Exchange::index_add(const Destination& d, const Binding& b) {
   switch (type_) {
     case ExchangeType::direct:
-      direct_[b.key].push_back(b.dest);
+      direct_[b.key].push_back(d);
       break;
     case ExchangeType::topic: {
       TopicNode* n = topic_.get();
@@ -80,20 +80,20 @@ void Exchange::index_add(const Binding& b) {
         if (!child) child = std::make_unique<TopicNode>();
         n = child.get();
       }
-      n->dests.push_back(b.dest);
+      n->dests.push_back(d);
       break;
     }
     default:
-      break;  // fanout and headers scan bindings_
+      break;  // fanout and headers scan bound_
   }
 }
 
-void Exchange::index_remove(const Binding& b) {
+void Exchange::index_remove(const Destination& d, const Binding& b) {
   switch (type_) {
     case ExchangeType::direct: {
       auto it = direct_.find(b.key);
       if (it == direct_.end()) break;
-      erase_one(it->second, b.dest);
+      erase_one(it->second, d);
       if (it->second.empty()) direct_.erase(it);
       break;
     }
@@ -104,7 +104,7 @@ void Exchange::index_remove(const Binding& b) {
         if (it == n->children.end()) return;
         n = it->second.get();
       }
-      erase_one(n->dests, b.dest);  // empty nodes stay: cheap, and re-binding reuses them
+      erase_one(n->dests, d);  // empty nodes stay: cheap, and re-binding reuses them
       break;
     }
     default:
@@ -114,19 +114,27 @@ void Exchange::index_remove(const Binding& b) {
 
 void Exchange::bind(const Destination& d, const std::string& key, const FieldTable& args) {
   std::lock_guard lock(mu_);
-  for (const Binding& b : bindings_)
-    if (b.dest == d && b.key == key && b.args == args) return;
-  bindings_.push_back(Binding{d, key, args});
+  Bound& bd = bound_[d.id()];
+  bd.dest = d;
+  for (const Binding& b : bd.bindings)
+    if (b.key == key && b.args == args) return;
+  bd.bindings.push_back(Binding{key, args});
+  nbindings_++;
   had_bindings_ = true;
-  index_add(bindings_.back());
+  index_add(d, bd.bindings.back());
 }
 
 bool Exchange::unbind(const Destination& d, const std::string& key, const FieldTable& args) {
   std::lock_guard lock(mu_);
-  for (auto it = bindings_.begin(); it != bindings_.end(); ++it)
-    if (it->dest == d && it->key == key && it->args == args) {
-      index_remove(*it);
-      bindings_.erase(it);
+  auto it = bound_.find(d.id());
+  if (it == bound_.end()) return false;
+  std::vector<Binding>& list = it->second.bindings;
+  for (auto b = list.begin(); b != list.end(); ++b)
+    if (b->key == key && b->args == args) {
+      index_remove(d, *b);
+      list.erase(b);
+      nbindings_--;
+      if (list.empty()) bound_.erase(it);
       return true;
     }
   return false;
@@ -134,22 +142,29 @@ bool Exchange::unbind(const Destination& d, const std::string& key, const FieldT
 
 bool Exchange::unbind_destination(const Destination& d) {
   std::lock_guard lock(mu_);
-  bool removed = false;
-  for (auto it = bindings_.begin(); it != bindings_.end();) {
-    if (it->dest == d) {
-      index_remove(*it);
-      it = bindings_.erase(it);
-      removed = true;
-    } else {
-      ++it;
-    }
-  }
-  return removed && bindings_.empty() && had_bindings_;
+  auto it = bound_.find(d.id());
+  if (it == bound_.end()) return false;
+  for (const Binding& b : it->second.bindings) index_remove(d, b);
+  nbindings_ -= it->second.bindings.size();
+  bound_.erase(it);
+  return nbindings_ == 0 && had_bindings_;
+}
+
+std::vector<Destination> Exchange::clear() {
+  std::lock_guard lock(mu_);
+  std::vector<Destination> dests;
+  dests.reserve(bound_.size());
+  for (auto& [id, bd] : bound_) dests.push_back(std::move(bd.dest));
+  bound_.clear();
+  direct_.clear();
+  topic_ = std::make_unique<TopicNode>();
+  nbindings_ = 0;
+  return dests;
 }
 
 std::size_t Exchange::binding_count() {
   std::shared_lock lock(mu_);
-  return bindings_.size();
+  return nbindings_;
 }
 
 void Exchange::topic_match(TopicNode* n, const std::vector<std::string_view>& words, std::size_t i,
@@ -193,7 +208,7 @@ void Exchange::route(const Message& m, std::vector<Destination>* out) {
         out->insert(out->end(), it->second.begin(), it->second.end());
       break;
     case ExchangeType::fanout:
-      for (const Binding& b : bindings_) out->push_back(b.dest);
+      for (const auto& [id, bd] : bound_) out->push_back(bd.dest);
       break;
     case ExchangeType::topic:
       topic_match(topic_.get(), split_words(m.routing_key), 0, out);
@@ -201,8 +216,12 @@ void Exchange::route(const Message& m, std::vector<Destination>* out) {
     case ExchangeType::headers: {
       const weft::amqp::BasicProperties props = m.properties();
       const FieldTable* headers = props.headers ? &*props.headers : nullptr;
-      for (const Binding& b : bindings_)
-        if (headers_match(b.args, headers)) out->push_back(b.dest);
+      for (const auto& [id, bd] : bound_)
+        for (const Binding& b : bd.bindings)
+          if (headers_match(b.args, headers)) {
+            out->push_back(bd.dest);
+            break;  // once per destination
+          }
       break;
     }
   }

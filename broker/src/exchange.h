@@ -37,6 +37,10 @@ struct Destination {
   QueuePtr queue;        // exactly one of the two is set
   ExchangePtr exchange;
   bool operator==(const Destination& o) const { return queue == o.queue && exchange == o.exchange; }
+  // id(): the queue or exchange itself, as a key.
+  const void* id() const {
+    return queue ? static_cast<const void*>(queue.get()) : static_cast<const void*>(exchange.get());
+  }
 };
 
 struct ExchangeOptions {
@@ -62,6 +66,9 @@ class Exchange {
   // unbind_destination() removes every binding to d (a deleted queue or exchange).
   // Returns true if the exchange had bindings and now has none (auto-delete).
   bool unbind_destination(const Destination& d);
+  // clear() removes every binding (the exchange is being deleted) and returns the
+  // destinations it bound.
+  std::vector<Destination> clear();
   std::size_t binding_count();
 
   // route() appends this exchange's matching destinations (duplicates possible).
@@ -69,13 +76,19 @@ class Exchange {
 
  private:
   struct Binding {
-    Destination dest;
     std::string key;
     weft::amqp::FieldTable args;
   };
+  // A destination's bindings here: a queue or exchange is bound to one exchange a few
+  // times at most, so binding (with its duplicate check), unbinding and forgetting a
+  // deleted destination cost O(that destination's bindings), not O(the exchange's).
+  struct Bound {
+    Destination dest;
+    std::vector<Binding> bindings;
+  };
   struct TopicNode;
-  void index_add(const Binding& b);
-  void index_remove(const Binding& b);
+  void index_add(const Destination& d, const Binding& b);
+  void index_remove(const Destination& d, const Binding& b);
   bool headers_match(const weft::amqp::FieldTable& args, const weft::amqp::FieldTable* headers);
   void topic_match(TopicNode* n, const std::vector<std::string_view>& words, std::size_t i,
                    std::vector<Destination>* out);
@@ -85,7 +98,8 @@ class Exchange {
   const ExchangeOptions opts_;
   weft::RWMutex mu_;
   bool had_bindings_ = false;
-  std::vector<Binding> bindings_;
+  std::unordered_map<const void*, Bound> bound_;  // by Destination::id()
+  std::size_t nbindings_ = 0;
   std::unordered_map<std::string, std::vector<Destination>> direct_;
   std::unique_ptr<TopicNode> topic_;
 };

@@ -49,7 +49,19 @@ void VHost::delete_exchange(const ExchangePtr& e) {
     if (it == exchanges_.end() || it->second != e) return;
     exchanges_.erase(it);
   }
-  forget_destination(Destination{nullptr, e});
+  std::vector<ExchangePtr> emptied;
+  {
+    std::lock_guard lock(bind_mu_);
+    forget_destination(Destination{nullptr, e}, &emptied);
+    // Its own bindings go with it, and with them its entries in the reverse index.
+    for (const Destination& d : e->clear()) {
+      auto it = sources_.find(d.id());
+      if (it == sources_.end()) continue;
+      it->second.erase(e.get());
+      if (it->second.empty()) sources_.erase(it);
+    }
+  }
+  for (auto& x : emptied) delete_exchange(x);
 }
 
 QueuePtr VHost::declare_queue(const std::string& name, const QueueOptions& opts, bool* created) {
@@ -67,19 +79,46 @@ std::size_t VHost::delete_queue(const QueuePtr& q) {
     if (it == queues_.end() || it->second != q) return 0;
     queues_.erase(it);
   }
-  forget_destination(Destination{q, nullptr});
+  std::vector<ExchangePtr> emptied;
+  {
+    std::lock_guard lock(bind_mu_);
+    forget_destination(Destination{q, nullptr}, &emptied);
+  }
+  for (auto& e : emptied) delete_exchange(e);
   return q->mark_deleted();
 }
 
-void VHost::forget_destination(const Destination& d) {
-  std::vector<ExchangePtr> all, emptied;
-  {
-    std::shared_lock lock(mu_);
-    for (auto& [n, e] : exchanges_) all.push_back(e);
+void VHost::forget_destination(const Destination& d, std::vector<ExchangePtr>* emptied) {
+  auto it = sources_.find(d.id());
+  if (it == sources_.end()) return;
+  for (auto& [raw, e] : it->second)
+    if (e->unbind_destination(d) && e->options().auto_delete) emptied->push_back(e);
+  sources_.erase(it);
+}
+
+bool VHost::declared(const Destination& d) {
+  std::shared_lock lock(mu_);
+  if (d.queue) {
+    auto it = queues_.find(d.queue->name());
+    return it != queues_.end() && it->second == d.queue;
   }
-  for (auto& e : all)
-    if (e->unbind_destination(d) && e->options().auto_delete) emptied.push_back(e);
-  for (auto& e : emptied) delete_exchange(e);
+  auto it = exchanges_.find(d.exchange->name());
+  return it != exchanges_.end() && it->second == d.exchange;
+}
+
+bool VHost::bind(const ExchangePtr& source, const Destination& d, const std::string& key,
+                 const weft::amqp::FieldTable& args) {
+  std::lock_guard lock(bind_mu_);
+  if (!declared(d) || !declared(Destination{nullptr, source})) return false;
+  source->bind(d, key, args);
+  sources_[d.id()].emplace(source.get(), source);
+  return true;
+}
+
+bool VHost::unbind(const ExchangePtr& source, const Destination& d, const std::string& key,
+                   const weft::amqp::FieldTable& args) {
+  std::lock_guard lock(bind_mu_);
+  return source->unbind(d, key, args);
 }
 
 std::vector<QueuePtr> VHost::queues_owned_by(std::uint64_t connection_id) {

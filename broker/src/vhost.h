@@ -5,6 +5,13 @@
 // itself runs under the exchanges' own locks (exchange.h), so publishers to different
 // exchanges and queues do not serialize on anything global.
 //
+// Bindings change through the vhost, under bind_mu_, which also keeps the reverse
+// index: for each queue and exchange, the exchanges that bind it (a superset: an unbind
+// leaves its entry, which the destination's deletion clears). Deleting a queue visits
+// only those exchanges, not every exchange of the vhost; and a bind checks, under the
+// same lock, that its queue and exchange still exist, so a binding cannot outlive a
+// queue deleted at the same moment. Lock order: bind_mu_ → mu_ → an exchange's lock.
+//
 // Only "/" exists until users, vhosts and permissions arrive (a later issue); the layer is
 // here so that they have a place to go.
 #pragma once
@@ -18,6 +25,7 @@
 
 #include "exchange.h"
 #include "queue.h"
+#include "weft/mutex.h"
 #include "weft/rwmutex.h"
 
 namespace weftd {
@@ -39,6 +47,12 @@ class VHost {
   // delete_queue() unbinds the queue everywhere, cancels its consumers and returns how
   // many messages it held. Auto-delete exchanges left without bindings go too.
   std::size_t delete_queue(const QueuePtr& q);
+  // bind() binds d to source; false (nothing done) if either is no longer declared.
+  // unbind() removes one binding; false if there was none.
+  bool bind(const ExchangePtr& source, const Destination& d, const std::string& key,
+            const weft::amqp::FieldTable& args);
+  bool unbind(const ExchangePtr& source, const Destination& d, const std::string& key,
+              const weft::amqp::FieldTable& args);
   // queues_owned_by() lists the exclusive queues of a connection.
   std::vector<QueuePtr> queues_owned_by(std::uint64_t connection_id);
 
@@ -50,12 +64,19 @@ class VHost {
  private:
   void route_into(const ExchangePtr& e, const Message& m, std::vector<QueuePtr>* out,
                   std::vector<Exchange*>* seen);
-  void forget_destination(const Destination& d);
+  // forget_destination() removes every binding to d; the auto-delete exchanges that
+  // this leaves without bindings are appended to *emptied. Under bind_mu_.
+  void forget_destination(const Destination& d, std::vector<ExchangePtr>* emptied);
+  bool declared(const Destination& d);
 
   const std::string name_;
   weft::RWMutex mu_;
   std::unordered_map<std::string, ExchangePtr> exchanges_;
   std::unordered_map<std::string, QueuePtr> queues_;
+  weft::Mutex bind_mu_;
+  // Destination::id() → the exchanges that bind it (a deleted exchange is taken out of
+  // every entry, under bind_mu_).
+  std::unordered_map<const void*, std::unordered_map<Exchange*, ExchangePtr>> sources_;
 };
 
 }  // namespace weftd

@@ -135,6 +135,47 @@ class Routing(Base):
         self.assertEqual(self.ch.basic_get(alt_q, auto_ack=True)[2], b'to-alt')
         self.ch.exchange_delete('with-alt')
 
+    def test_deleting_a_queue_or_exchange_forgets_its_bindings(self):
+        # Bindings to a deleted queue or exchange go with it, wherever they were, and an
+        # auto-delete exchange goes when the last queue bound to it does.
+        ch = self.ch
+        ch.exchange_declare('fb-auto', 'direct', auto_delete=True)
+        ch.exchange_declare('fb-fan', 'fanout', auto_delete=True)
+        ch.exchange_declare('fb-hdr', 'headers', auto_delete=True)
+        ch.queue_declare('fb-q1')
+        ch.queue_declare('fb-q2')
+        for q in ('fb-q1', 'fb-q2'):
+            ch.queue_bind(q, 'fb-auto', 'k')
+            ch.queue_bind(q, 'fb-auto', q)
+            ch.queue_bind(q, 'amq.topic', 'fb.*')
+            ch.queue_bind(q, 'amq.topic', 'fb.#')  # a second binding from one exchange
+        ch.queue_bind('fb-q1', 'fb-hdr', arguments={'x-match': 'any', 'a': 1})
+        ch.exchange_bind('fb-fan', 'amq.fanout')  # fb-fan, bound from amq.fanout
+        ch.queue_bind('fb-q2', 'fb-fan')
+        ch.queue_delete('fb-q1')
+        ch.exchange_declare('fb-auto', 'direct', auto_delete=True, passive=True)  # q2 left
+        with self.assertRaises(ChannelClosedByBroker) as e:  # fb-q1 was its only queue
+            ch.exchange_declare('fb-hdr', 'headers', passive=True)
+        self.assertEqual(e.exception.reply_code, 404)
+        ch = self.ch = self.conn.channel()
+        ch.queue_declare('fb-q1')  # the same name again: none of the old bindings
+        ch.basic_publish('amq.topic', 'fb.x', b't')
+        ch.basic_publish('fb-auto', 'k', b'd')
+        ch.basic_publish('amq.fanout', '', b'f')
+        self.assertEqual(ch.basic_get('fb-q1')[0], None)
+        got = [ch.basic_get('fb-q2', auto_ack=True)[2] for _ in range(3)]
+        self.assertEqual(sorted(got), [b'd', b'f', b't'])  # once each, two bindings or not
+        self.assertEqual(ch.basic_get('fb-q2')[0], None)
+        ch.exchange_delete('fb-fan')  # its binding from amq.fanout goes too
+        ch.basic_publish('amq.fanout', '', b'f2')
+        self.assertEqual(ch.basic_get('fb-q2')[0], None)
+        ch.queue_delete('fb-q2')
+        with self.assertRaises(ChannelClosedByBroker) as e:
+            ch.exchange_declare('fb-auto', 'direct', passive=True)
+        self.assertEqual(e.exception.reply_code, 404)
+        ch = self.ch = self.conn.channel()
+        ch.queue_delete('fb-q1')
+
     def test_mandatory_unroutable_is_returned_with_312(self):
         returned = []
         self.ch.add_on_return_callback(lambda ch, m, p, b: returned.append((m, b)))
