@@ -102,49 +102,42 @@ bool FieldValue::as_int(std::int64_t* out) const {
       v);
 }
 
-FieldTable Reader::table() {
-  FieldTable t;
+// nested(): a table's or an array's bytes -- a u32 length, then entries read by a reader
+// bounded to that length, so that a value cannot claim bytes beyond its table -- with
+// the nesting depth checked. read_entry(sub, &c) reads one entry into c.
+template <class C, class ReadEntry>
+C Reader::nested(bool named, const char* too_deep, ReadEntry read_entry) {
+  C c;
   const std::uint32_t len = u32();
-  if (!need(len)) return t;
+  if (!need(len)) return c;
   if (++depth_ > kMaxDepth) {
-    fail("field tables nested too deeply");
-    return t;
+    fail(too_deep);
+    return c;
   }
-  t.reserve(count_entries(p_, len, true));
-  // Decode the table's bytes with a bounded reader: a value that claims to run past the
-  // table's end is an error, not a read into what follows.
+  c.reserve(count_entries(p_, len, named));
   Reader sub(p_, len);
   sub.depth_ = depth_;
   p_ += len;
-  while (sub.ok() && !sub.at_end()) {
-    std::string key = sub.shortstr();
-    FieldValue v = sub.value();
-    if (sub.ok()) t.push_back(std::move(key), std::move(v));
-  }
+  while (sub.ok() && !sub.at_end()) read_entry(sub, &c);
   depth_--;
   if (!sub.ok()) fail(sub.error());
-  return t;
+  return c;
+}
+
+FieldTable Reader::table() {
+  return nested<FieldTable>(true, "field tables nested too deeply", [](Reader& sub, FieldTable* t) {
+    std::string key = sub.shortstr();
+    FieldValue v = sub.value();
+    if (sub.ok()) t->push_back(std::move(key), std::move(v));
+  });
 }
 
 FieldArray Reader::array() {
-  FieldArray a;
-  const std::uint32_t len = u32();
-  if (!need(len)) return a;
-  if (++depth_ > kMaxDepth) {
-    fail("field arrays nested too deeply");
-    return a;
-  }
-  a.reserve(count_entries(p_, len, false));
-  Reader sub(p_, len);
-  sub.depth_ = depth_;
-  p_ += len;
-  while (sub.ok() && !sub.at_end()) {
-    FieldValue v = sub.value();
-    if (sub.ok()) a.push_back(std::move(v));
-  }
-  depth_--;
-  if (!sub.ok()) fail(sub.error());
-  return a;
+  return nested<FieldArray>(false, "field arrays nested too deeply",
+                            [](Reader& sub, FieldArray* a) {
+                              FieldValue v = sub.value();
+                              if (sub.ok()) a->push_back(std::move(v));
+                            });
 }
 
 FieldValue Reader::value() {

@@ -219,6 +219,8 @@ class Reader {
   }
   // Out of line and cold, so that the field readers above stay small enough to inline.
   [[gnu::cold, gnu::noinline]] void truncated() { fail("truncated"); }
+  template <class C, class ReadEntry>
+  C nested(bool named, const char* too_deep, ReadEntry read_entry);
   const std::uint8_t* p_;
   const std::uint8_t* end_;
   bool ok_ = true;
