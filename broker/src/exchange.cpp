@@ -200,22 +200,28 @@ bool Exchange::headers_match(const FieldTable& args, const FieldTable* headers) 
   return !any;  // all: every one matched (none to match: all do); any: none matched
 }
 
-void Exchange::route(const Message& m, std::vector<Destination>* out) {
+const FieldTable* RoutingInput::headers() {
+  if (!decoded_ && (m_.property_flags() & weft::amqp::BasicProperties::kFlagHeaders))
+    headers_ = std::move(m_.properties().headers);
+  decoded_ = true;
+  return headers_ ? &*headers_ : nullptr;
+}
+
+void Exchange::route(RoutingInput& in, std::vector<Destination>* out) {
   std::shared_lock lock(mu_);
   switch (type_) {
     case ExchangeType::direct:
-      if (auto it = direct_.find(m.routing_key); it != direct_.end())
+      if (auto it = direct_.find(in.routing_key()); it != direct_.end())
         out->insert(out->end(), it->second.begin(), it->second.end());
       break;
     case ExchangeType::fanout:
       for (const auto& [id, bd] : bound_) out->push_back(bd.dest);
       break;
     case ExchangeType::topic:
-      topic_match(topic_.get(), split_words(m.routing_key), 0, out);
+      topic_match(topic_.get(), split_words(in.routing_key()), 0, out);
       break;
     case ExchangeType::headers: {
-      const weft::amqp::BasicProperties props = m.properties();
-      const FieldTable* headers = props.headers ? &*props.headers : nullptr;
+      const FieldTable* headers = in.headers();
       for (const auto& [id, bd] : bound_)
         for (const Binding& b : bd.bindings)
           if (headers_match(b.args, headers)) {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -41,6 +42,21 @@ struct Destination {
   const void* id() const {
     return queue ? static_cast<const void*>(queue.get()) : static_cast<const void*>(exchange.get());
   }
+};
+
+// RoutingInput: what routing reads of a message -- its routing key, and its headers,
+// decoded from the property bytes only when a headers exchange asks, and then once per
+// publish however many headers exchanges the message passes through.
+class RoutingInput {
+ public:
+  explicit RoutingInput(const Message& m) : m_(m) {}
+  const std::string& routing_key() const { return m_.routing_key; }
+  const weft::amqp::FieldTable* headers();  // nullptr: the message has none
+
+ private:
+  const Message& m_;
+  bool decoded_ = false;
+  std::optional<weft::amqp::FieldTable> headers_;
 };
 
 struct ExchangeOptions {
@@ -72,7 +88,7 @@ class Exchange {
   std::size_t binding_count();
 
   // route() appends this exchange's matching destinations (duplicates possible).
-  void route(const Message& m, std::vector<Destination>* out);
+  void route(RoutingInput& in, std::vector<Destination>* out);
 
  private:
   struct Binding {

@@ -131,32 +131,33 @@ std::vector<QueuePtr> VHost::queues_owned_by(std::uint64_t connection_id) {
 
 void VHost::route(const ExchangePtr& e, const Message& m, std::vector<QueuePtr>* out) {
   std::vector<Exchange*> seen;
-  route_into(e, m, out, &seen);
+  RoutingInput in(m);
+  route_into(e, in, out, &seen);
   std::sort(out->begin(), out->end());
   out->erase(std::unique(out->begin(), out->end()), out->end());
 }
 
-void VHost::route_into(const ExchangePtr& e, const Message& m, std::vector<QueuePtr>* out,
+void VHost::route_into(const ExchangePtr& e, RoutingInput& in, std::vector<QueuePtr>* out,
                        std::vector<Exchange*>* seen) {
   if (std::find(seen->begin(), seen->end(), e.get()) != seen->end()) return;
   seen->push_back(e.get());
   const std::size_t before = out->size();
   if (e->name().empty()) {
-    if (QueuePtr q = find_queue(m.routing_key)) out->push_back(std::move(q));
+    if (QueuePtr q = find_queue(in.routing_key())) out->push_back(std::move(q));
   } else {
     std::vector<Destination> dests;
-    e->route(m, &dests);
+    e->route(in, &dests);
     for (Destination& d : dests) {
       if (d.queue)
         out->push_back(std::move(d.queue));
       else
-        route_into(d.exchange, m, out, seen);
+        route_into(d.exchange, in, out, seen);
     }
   }
   if (out->size() == before) {
     std::string ae = e->alternate_exchange();
     if (!ae.empty())
-      if (ExchangePtr alt = find_exchange(ae)) route_into(alt, m, out, seen);
+      if (ExchangePtr alt = find_exchange(ae)) route_into(alt, in, out, seen);
   }
 }
 

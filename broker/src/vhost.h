@@ -62,7 +62,7 @@ class VHost {
   void route(const ExchangePtr& e, const Message& m, std::vector<QueuePtr>* out);
 
  private:
-  void route_into(const ExchangePtr& e, const Message& m, std::vector<QueuePtr>* out,
+  void route_into(const ExchangePtr& e, RoutingInput& in, std::vector<QueuePtr>* out,
                   std::vector<Exchange*>* seen);
   // forget_destination() removes every binding to d; the auto-delete exchanges that
   // this leaves without bindings are appended to *emptied. Under bind_mu_.

@@ -107,6 +107,11 @@ class Routing(Base):
         self.ch.exchange_declare('hdr', 'headers', auto_delete=True)
         self.ch.queue_bind(all_q, 'hdr', arguments={'x-match': 'all', 'a': 1, 'b': 'two'})
         self.ch.queue_bind(any_q, 'hdr', arguments={'x-match': 'any', 'a': 1, 'b': 'two'})
+        # Through a second headers exchange: the headers are matched again there.
+        e2e_q = self.temp_queue()
+        self.ch.exchange_declare('hdr2', 'headers', auto_delete=True)
+        self.ch.exchange_bind('hdr2', 'hdr', arguments={'x-match': 'any', 'a': 1})
+        self.ch.queue_bind(e2e_q, 'hdr2', arguments={'x-match': 'all', 'b': 'two'})
         props = pika.BasicProperties
         self.ch.basic_publish('hdr', '', b'both', props(headers={'a': 1, 'b': 'two'}))
         self.ch.basic_publish('hdr', '', b'one', props(headers={'a': 1}))
@@ -116,6 +121,8 @@ class Routing(Base):
         self.assertEqual(self.ch.basic_get(any_q, auto_ack=True)[2], b'both')
         self.assertEqual(self.ch.basic_get(any_q, auto_ack=True)[2], b'one')
         self.assertEqual(self.ch.basic_get(any_q)[0], None)
+        self.assertEqual(self.ch.basic_get(e2e_q, auto_ack=True)[2], b'both')
+        self.assertEqual(self.ch.basic_get(e2e_q)[0], None)
 
     def test_exchange_to_exchange_and_alternate_exchange(self):
         q, alt_q = self.temp_queue(), self.temp_queue()
