@@ -1148,6 +1148,9 @@ int run_runtime(Function main_fn, Options opts) {
   __splitstack_setcontext(m0_ss);
 #endif
 
+  // Timers still armed will never fire: their owners let go of them (an after_func's
+  // function, a Ticker nobody stopped), while the fibers' stacks some live on exist.
+  for (P* p : s->allp) timers_discard(p);
   registry_shutdown();  // counts leaked fibers, snapshots stats, frees every G
   for (M* m : ms) {
     systemstack_free(m);

@@ -66,10 +66,12 @@ struct TimerState {
   bool armed = false;
 
   static void fire(Timer* t, std::int64_t now);
+  static void discard(Timer* t);
   // REQUIRES: waiters.lock held, not armed.
   void arm(std::int64_t when, const std::shared_ptr<TimerState>& me) {
     timer.when = when;
     timer.fire = &TimerState::fire;
+    timer.discard = &TimerState::discard;
     timer.arg = this;
     self = me;
     armed = true;
@@ -127,6 +129,17 @@ void TimerState::fire(Timer* t, std::int64_t now) {
   if (fn) weft::go([fn] { (*fn)(); });
   if (tick_to) send_tick(s, tick_to.get());
   // Dropping tick_to may destroy the channel, which stops s (~TickChan): no lock is held.
+}
+
+// discard(): the runtime is stopping with s armed; it will not fire, so the reference
+// it held to itself for the fire goes (and with it, if no handle is left, s).
+void TimerState::discard(Timer* t) {
+  auto* s = static_cast<TimerState*>(t->arg);
+  std::shared_ptr<TimerState> keep;  // released after the lock
+  wl_lock(s->waiters);
+  s->armed = false;
+  keep = std::move(s->self);
+  wl_unlock(s->waiters);
 }
 
 // timer_state_stop() disarms s. Returns true if it was armed.

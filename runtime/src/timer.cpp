@@ -139,4 +139,17 @@ std::int64_t timer_run(P* p, std::int64_t now) {
   return next;
 }
 
+void timers_discard(P* p) {
+  p->timer_lock.lock();
+  std::vector<Timer*> armed = p->timers.take_all();
+  update_timer0(p);
+  p->timer_lock.unlock();
+  // Called before the fibers are freed: a timer without discard (a sleep's, on a
+  // fiber's stack) is still there to be marked unarmed, and is then simply forgotten.
+  for (Timer* t : armed) {
+    t->p.store(nullptr, std::memory_order_release);
+    if (t->discard) t->discard(t);
+  }
+}
+
 }  // namespace weft::detail

@@ -29,6 +29,9 @@ struct P;
 struct Timer {
   std::int64_t when = 0;    // deadline, now_ns() clock
   void (*fire)(Timer*, std::int64_t now) = nullptr;
+  // discard, if set, is called instead of fire for a timer still armed when the
+  // runtime stops (run() returning): its owner lets go of what it kept for the fire.
+  void (*discard)(Timer*) = nullptr;
   void* arg = nullptr;
   // Guarded by the owning P's timer_lock:
   std::atomic<P*> p{nullptr};  // heap it is in, nullptr if not armed
@@ -43,6 +46,11 @@ class TimerHeap {
   void pop() { remove(heap_[0]); }
   bool empty() const { return heap_.empty(); }
   std::size_t size() const { return heap_.size(); }
+  // take_all() empties the heap and returns what it held, in no order.
+  std::vector<Timer*> take_all() {
+    for (Timer* t : heap_) t->index = -1;
+    return std::move(heap_);
+  }
 
  private:
   void up(std::size_t i);
@@ -61,6 +69,8 @@ void timer_add(Timer* t);
 bool timer_del(Timer* t);
 // timer_run() runs p's expired timers. Returns the heap's next deadline (0: none).
 std::int64_t timer_run(P* p, std::int64_t now);
+// timers_discard() empties p's heap as the runtime stops, calling each timer's discard.
+void timers_discard(P* p);
 
 std::int64_t nanotime();
 

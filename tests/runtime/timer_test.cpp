@@ -114,6 +114,20 @@ TEST_P(TimerTest, AfterFuncRunsInAFiber) {
   });
 }
 
+TEST_P(TimerTest, TimersStillArmedWhenTheRuntimeStopsAreFreed) {
+  // A timer armed when run() returns never fires; what it holds -- an after_func's
+  // function and what that captured, a ticker nobody stopped -- is freed with it, not
+  // leaked (it held itself while armed).
+  auto sentinel = std::make_shared<int>(7);
+  std::weak_ptr<int> watch = sentinel;
+  run([&] {
+    weft::Timer::after_func(1h, [kept = std::move(sentinel)] { ADD_FAILURE() << "fired"; });
+    weft::Ticker ticker(1h);
+    weft::Timer timer(1h);
+  });
+  EXPECT_TRUE(watch.expired());
+}
+
 TEST_P(TimerTest, TickerTicksUntilStopped) {
   run([&] {
     weft::Ticker tick(1ms);
