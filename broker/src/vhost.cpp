@@ -117,8 +117,16 @@ bool VHost::bind(const ExchangePtr& source, const Destination& d, const std::str
 
 bool VHost::unbind(const ExchangePtr& source, const Destination& d, const std::string& key,
                    const weft::amqp::FieldTable& args) {
-  std::lock_guard lock(bind_mu_);
-  return source->unbind(d, key, args);
+  bool emptied = false;
+  {
+    std::lock_guard lock(bind_mu_);
+    if (!source->unbind(d, key, args)) return false;
+    emptied = source->options().auto_delete && source->binding_count() == 0;
+  }
+  // As RabbitMQ does: an auto-delete exchange goes with its last binding, however
+  // that binding went.
+  if (emptied) delete_exchange(source);
+  return true;
 }
 
 std::vector<QueuePtr> VHost::queues_owned_by(std::uint64_t connection_id) {

@@ -48,7 +48,8 @@ class VHost {
   // many messages it held. Auto-delete exchanges left without bindings go too.
   std::size_t delete_queue(const QueuePtr& q);
   // bind() binds d to source; false (nothing done) if either is no longer declared.
-  // unbind() removes one binding; false if there was none.
+  // unbind() removes one binding; false if there was none. An auto-delete source left
+  // without bindings is deleted.
   bool bind(const ExchangePtr& source, const Destination& d, const std::string& key,
             const weft::amqp::FieldTable& args);
   bool unbind(const ExchangePtr& source, const Destination& d, const std::string& key,

@@ -127,7 +127,7 @@ class Routing(Base):
     def test_exchange_to_exchange_and_alternate_exchange(self):
         q, alt_q = self.temp_queue(), self.temp_queue()
         self.ch.exchange_declare('e2e-dst', 'fanout', auto_delete=True)
-        self.ch.exchange_declare('e2e-src', 'direct', auto_delete=True)
+        self.ch.exchange_declare('e2e-src', 'direct')  # not auto-delete: it outlives the unbind
         self.ch.exchange_bind('e2e-dst', 'e2e-src', 'rk')
         self.ch.queue_bind(q, 'e2e-dst')
         self.ch.basic_publish('e2e-src', 'rk', b'via-e2e')
@@ -135,6 +135,7 @@ class Routing(Base):
         self.ch.exchange_unbind('e2e-dst', 'e2e-src', 'rk')
         self.ch.basic_publish('e2e-src', 'rk', b'gone')
         self.assertEqual(self.ch.basic_get(q)[0], None)
+        self.ch.exchange_delete('e2e-src')
         self.ch.exchange_declare('alt', 'fanout', auto_delete=True)
         self.ch.queue_bind(alt_q, 'alt')
         self.ch.exchange_declare('with-alt', 'direct', arguments={'alternate-exchange': 'alt'})
@@ -182,6 +183,29 @@ class Routing(Base):
         self.assertEqual(e.exception.reply_code, 404)
         ch = self.ch = self.conn.channel()
         ch.queue_delete('fb-q1')
+
+    def test_auto_delete_exchange_goes_with_its_last_unbind(self):
+        q = self.temp_queue()
+        self.ch.exchange_declare('ad-src', 'topic', auto_delete=True)
+        self.ch.exchange_declare('ad-dst', 'fanout', auto_delete=True)
+        self.ch.queue_bind(q, 'ad-src', 'a.*')
+        self.ch.queue_bind(q, 'ad-src', 'b.*')
+        self.ch.exchange_bind('ad-dst', 'ad-src', 'c.*')
+        self.ch.queue_bind(q, 'ad-dst')
+        self.ch.queue_unbind(q, 'ad-src', 'a.*')
+        self.ch.exchange_unbind('ad-dst', 'ad-src', 'c.*')
+        self.ch.exchange_declare('ad-src', 'topic', passive=True)  # one binding left
+        self.ch.queue_unbind(q, 'ad-src', 'b.*')  # its last binding: it goes
+        with self.assertRaises(ChannelClosedByBroker) as e:
+            self.ch.exchange_declare('ad-src', 'topic', passive=True)
+        self.assertEqual(e.exception.reply_code, 404)
+        self.ch = self.conn.channel()
+        self.ch.exchange_declare('ad-dst', 'fanout', passive=True)  # still bound to q
+        self.ch.queue_unbind(q, 'ad-dst')
+        with self.assertRaises(ChannelClosedByBroker) as e:
+            self.ch.exchange_declare('ad-dst', 'fanout', passive=True)
+        self.assertEqual(e.exception.reply_code, 404)
+        self.ch = self.conn.channel()
 
     def test_mandatory_unroutable_is_returned_with_312(self):
         returned = []
