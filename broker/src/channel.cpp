@@ -258,10 +258,10 @@ void Channel::exchange_bind(const std::string& dest, const std::string& src, con
   ExchangePtr d = vh.find_exchange(dest), s = vh.find_exchange(src);
   if (!d) fail(ReplyCode::not_found, "no " + quoted("exchange", dest, vh));
   if (!s) fail(ReplyCode::not_found, "no " + quoted("exchange", src, vh));
-  if (bind && !vh.bind(s, Destination{nullptr, d}, key, args))
-    fail(ReplyCode::not_found,  // one of them was deleted meanwhile
-         "no " + quoted("exchange", vh.find_exchange(src) ? dest : src, vh));
-  if (!bind) vh.unbind(s, Destination{nullptr, d}, key, args);
+  if (!bind)
+    vh.unbind(s, Destination{nullptr, d}, key, args);
+  else if (!vh.bind(s, Destination{nullptr, d}, key, args))  // one was deleted meanwhile
+    fail(ReplyCode::not_found, "no " + quoted("exchange", vh.find_exchange(src) ? dest : src, vh));
 }
 
 // ---- queues -------------------------------------------------------------------------
@@ -329,9 +329,10 @@ void Channel::queue_bind(const std::string& queue, const std::string& exchange,
   if (!e) fail(ReplyCode::not_found, "no " + quoted("exchange", exchange, vh));
   // An empty routing key with an empty queue name binds with the queue's name (spec).
   const std::string& k = key.empty() && queue.empty() ? q->name() : key;
-  if (bind && !vh.bind(e, Destination{q, nullptr}, k, args))
-    fail(ReplyCode::not_found, "no " + quoted("queue", q->name(), vh));  // deleted meanwhile
-  if (!bind) vh.unbind(e, Destination{q, nullptr}, k, args);
+  if (!bind)
+    vh.unbind(e, Destination{q, nullptr}, k, args);
+  else if (!vh.bind(e, Destination{q, nullptr}, k, args))  // deleted meanwhile
+    fail(ReplyCode::not_found, "no " + quoted("queue", q->name(), vh));
 }
 
 void Channel::queue_purge(const amqp::QueuePurge& m) {

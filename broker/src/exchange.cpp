@@ -120,7 +120,6 @@ void Exchange::bind(const Destination& d, const std::string& key, const FieldTab
     if (b.key == key && b.args == args) return;
   bd.bindings.push_back(Binding{key, args});
   nbindings_++;
-  had_bindings_ = true;
   index_add(d, bd.bindings.back());
 }
 
@@ -147,7 +146,7 @@ bool Exchange::unbind_destination(const Destination& d) {
   for (const Binding& b : it->second.bindings) index_remove(d, b);
   nbindings_ -= it->second.bindings.size();
   bound_.erase(it);
-  return nbindings_ == 0 && had_bindings_;
+  return nbindings_ == 0;  // it had d's bindings, and now has none
 }
 
 std::vector<Destination> Exchange::clear() {

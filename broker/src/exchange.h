@@ -113,7 +113,6 @@ class Exchange {
   const ExchangeType type_;
   const ExchangeOptions opts_;
   weft::RWMutex mu_;
-  bool had_bindings_ = false;
   std::unordered_map<const void*, Bound> bound_;  // by Destination::id()
   std::size_t nbindings_ = 0;
   std::unordered_map<std::string, std::vector<Destination>> direct_;

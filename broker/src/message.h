@@ -38,12 +38,7 @@ struct Message {
   // (two for none, in the string itself), not a ~450-byte decoded struct.
   std::string properties_wire = std::string(2, '\0');
 
-  std::uint16_t property_flags() const {
-    return properties_wire.size() < 2
-               ? 0
-               : static_cast<std::uint16_t>(std::uint8_t(properties_wire[0]) << 8 |
-                                            std::uint8_t(properties_wire[1]));
-  }
+  std::uint16_t property_flags() const { return weft::amqp::Reader(properties_wire).u16(); }
   // properties(): decoded (they were checked when the header frame arrived).
   weft::amqp::BasicProperties properties() const {
     weft::amqp::Reader r(properties_wire);
