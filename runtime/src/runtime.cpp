@@ -68,6 +68,11 @@ bool TEST_fiber_has_segments_impl() {
   return false;
 #endif
 }
+bool TEST_stack_guarded() {
+  G* g = getg();
+  return g && g->stack.guarded;
+}
+bool TEST_stack_guard_regions() { return stack_guard_regions(); }
 std::size_t TEST_first_stack_size() {
   G* g = getg();
   return g ? g->stack.size : 0;

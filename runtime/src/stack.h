@@ -6,8 +6,8 @@
 //   fit. A fiber starts on a small first segment carved from a slab and grows on demand;
 //   see stack_segmented.cpp for the layout and for how weft bounds the "hot split".
 // guarded (portable; sanitizers, other compilers): a fixed mmap reservation per stack,
-//   committed lazily by the kernel, with a PROT_NONE guard page below it so that an
-//   overflow faults; the fault handler names the fiber (stack_guarded.cpp).
+//   committed lazily by the kernel, with a guard page below it so that an overflow
+//   faults; the fault handler names the fiber (stack_guarded.cpp).
 //
 // Stacks stay with their G when it dies (a recycled G reuses its stack, as Go's gfput
 // does), so allocation is rare after warm-up; StackPool only sees G-pool overflow.
@@ -23,7 +23,8 @@ struct Stack {
   std::size_t size = 0;     // usable bytes [lo, lo + size)
   void* base = nullptr;     // the whole allocation (guard page included), for release
   std::size_t reserved = 0; // bytes of `base`
-  bool guarded = false;     // has a PROT_NONE guard page at base
+  bool guarded = false;     // has a guard page at base (faults on any access)
+  bool counted = false;     // the guard is an mprotect, counted against vm.max_map_count
 };
 
 // Unguarded guarded-allocator stacks (past the vm.max_map_count budget) are checked
@@ -51,6 +52,9 @@ bool stack_guard_contains(const Stack& s, const void* addr);
 
 // The name of the allocator in use: "segmented" or "guarded".
 const char* stack_kind();
+// Whether guard pages are the kernel's guard regions (MADV_GUARD_INSTALL), which cost no
+// mapping of their own, rather than mprotect. False for segmented stacks.
+bool stack_guard_regions();
 
 #if WEFT_SPLIT_STACK
 // split_stack_make() fills a split-stack context for a fiber whose first segment is

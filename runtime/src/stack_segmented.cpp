@@ -80,6 +80,7 @@ Slabs& slabs() {
 
 void stack_init(std::size_t) {}
 const char* stack_kind() { return "segmented"; }
+bool stack_guard_regions() { return false; }
 
 Stack stack_alloc() {
   Slabs& s = slabs();

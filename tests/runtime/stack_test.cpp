@@ -300,6 +300,48 @@ TEST(StackTrim, TrimmingRacesWithWakeups) {
   EXPECT_GT(trimmed, 0u) << "no trim ran: the race was not exercised";
 }
 
+int mappings() {
+  int n = 0;
+  if (FILE* f = std::fopen("/proc/self/maps", "r")) {
+    for (int c; (c = std::fgetc(f)) != EOF;) n += c == '\n';
+    std::fclose(f);
+  }
+  return n;
+}
+
+TEST(StackGuards, ThousandsOfGuardedStacksAddFewMappings) {
+  // Stacks come from chunks mapped 64 at a time, and with the kernel's guard regions a
+  // guard page does not split its chunk: 4096 live fibers, each on a guarded stack,
+  // add a handful of mappings (with a mapping and an mprotect per stack: 8192 or more).
+  if (segmented()) GTEST_SKIP() << "segmented stacks have no guard pages";
+  static constexpr int kFibers = 4096;
+  weft::run([] {
+    if (!weft::detail::TEST_stack_guard_regions()) {
+      std::printf("kernel without MADV_GUARD_INSTALL: mprotect guards, not checked\n");
+      return;
+    }
+    const int before = mappings();
+    weft::Chan<int> release(0);
+    weft::WaitGroup started, done;
+    std::atomic<int> guarded{0};
+    started.add(kFibers);
+    done.add(kFibers);
+    for (int i = 0; i < kFibers; i++)
+      weft::go([&, started, done]() mutable {
+        if (weft::detail::TEST_stack_guarded()) guarded++;
+        started.done();
+        release.recv();
+        done.done();
+      });
+    started.wait();
+    const int after = mappings();
+    release.close();
+    done.wait();
+    EXPECT_EQ(guarded.load(), kFibers);
+    EXPECT_LT(after - before, kFibers / 16) << before << " mappings before, " << after << " after";
+  });
+}
+
 TEST(StackDeath, GuardedOverflowNamesTheFiber) {
   if (segmented()) GTEST_SKIP() << "segmented stacks grow instead of overflowing";
   GTEST_FLAG_SET(death_test_style, "threadsafe");

@@ -10,6 +10,11 @@ namespace weft::detail {
 long TEST_m_tid();
 // TEST_stack_kind() is "segmented" or "guarded".
 const char* TEST_stack_kind();
+// TEST_stack_guarded() tells whether the calling fiber's stack has a guard page, and
+// TEST_stack_guard_regions() whether guards are the kernel's guard regions (no mapping
+// split per stack) rather than mprotect.
+bool TEST_stack_guarded();
+bool TEST_stack_guard_regions();
 // TEST_first_stack_size() is the usable size of the calling fiber's first segment.
 std::size_t TEST_first_stack_size();
 // TEST_fiber_has_segments() tells whether libgcc has mapped segments for the calling
