@@ -276,37 +276,56 @@ int select_impl(SelCase* cases, int n, const std::source_location& site) {
     rng ^= rng << 13;
     rng ^= rng >> 7;
     rng ^= rng << 17;
-    std::swap(order[i], order[rng % static_cast<std::uint64_t>(i + 1)]);
+    // A multiply-shift maps 32 random bits onto [0, i] (a division costs more here
+    // than the rest of the shuffle).
+    const auto k = ((rng & 0xFFFFFFFFu) * static_cast<std::uint64_t>(i + 1)) >> 32;
+    std::swap(order[i], order[k]);
+  }
+
+  // try_case() completes case i if it is ready. REQUIRES: its channel is locked; on
+  // success every held lock has been released through `unlock`.
+  auto try_case = [&](int i, auto&& unlock) {
+    SelCase& c = cases[i];
+    G* wake = nullptr;
+    if (c.send) {
+      if (c.core->closed_) {
+        unlock();
+        throw_closed("send on closed channel");
+      }
+      if (!c.core->give_locked(c.elem, &wake)) return false;
+      unlock();
+    } else if (c.core->take_locked(c.elem, &wake)) {
+      unlock();
+      c.ok = true;
+    } else if (c.core->closed_) {
+      unlock();
+      c.ok = false;
+    } else {
+      return false;
+    }
+    if (wake) ready(wake);
+    return true;
+  };
+
+  // First pass: each channel alone, under its own lock. When a select is busy (a
+  // consumer draining producers' channels) a case is usually ready, and one lock taken
+  // instead of all of them is what keeps it from bouncing every channel's cache line
+  // between the producers' cores and its own. Finding nothing this way proves nothing
+  // (the channels were looked at at different instants), so the locked pass below
+  // decides the default case and parking.
+  for (int j = 0; j < n; j++) {
+    SelCase& c = cases[order[j]];
+    if (c.is_default || !c.core) continue;
+    wl_lock(c.core->recvq_);
+    if (try_case(order[j], [&] { wl_unlock(c.core->recvq_); })) return order[j];
+    wl_unlock(c.core->recvq_);
   }
 
   lock_all();
   for (int j = 0; j < n; j++) {
     SelCase& c = cases[order[j]];
     if (c.is_default || !c.core) continue;
-    G* wake = nullptr;
-    if (c.send) {
-      if (c.core->closed_) {
-        unlock_all();
-        throw_closed("send on closed channel");
-      }
-      if (c.core->give_locked(c.elem, &wake)) {
-        unlock_all();
-        if (wake) ready(wake);
-        return order[j];
-      }
-    } else {
-      if (c.core->take_locked(c.elem, &wake)) {
-        unlock_all();
-        if (wake) ready(wake);
-        c.ok = true;
-        return order[j];
-      }
-      if (c.core->closed_) {
-        unlock_all();
-        c.ok = false;
-        return order[j];
-      }
-    }
+    if (try_case(order[j], unlock_all)) return order[j];
   }
   if (default_case >= 0) {
     unlock_all();

@@ -24,10 +24,28 @@
 
 namespace weft {
 
-template <class T, class F>
+namespace detail {
+// CaseChan is the channel a case waits on. A named channel is only pointed at: it
+// outlives the select statement, as a Go select evaluates its channel expressions once
+// and holds nothing. A temporary one (`on_recv(after(d), ...)`) is held, since the case
+// may outlive the expression. Copying a named handle would touch its reference count,
+// twice per case per select, a cache line the channel's other users may be writing.
+template <class T, bool Owned>
+struct CaseChan {
+  ChanCore* c;
+  ChanCore* core() const { return c; }
+};
+template <class T>
+struct CaseChan<T, true> {
+  Chan<T> ch;
+  ChanCore* core() const { return ch.core(); }
+};
+}  // namespace detail
+
+template <class T, class F, bool Owned>
 struct RecvCase {
-  Chan<T> ch;  // a handle copy: the case may outlive a temporary channel expression
-  F fn;        // called with std::optional<T>
+  detail::CaseChan<T, Owned> ch;
+  F fn;  // called with std::optional<T>
   alignas(T) unsigned char slot[sizeof(T)];
   void fill(detail::SelCase& c) {
     c.core = ch.core();
@@ -42,9 +60,9 @@ struct RecvCase {
   }
 };
 
-template <class T, class F>
+template <class T, class F, bool Owned>
 struct SendCase {
-  Chan<T> ch;
+  detail::CaseChan<T, Owned> ch;
   T value;
   F fn;  // called with no arguments once the value is sent
   void fill(detail::SelCase& c) {
@@ -63,14 +81,23 @@ struct DefaultCase {
 };
 
 // on_recv() is `case v, ok := <-ch:`; fn receives std::optional<T> (nullopt: closed).
+// A named channel must outlive the case (as it does a select statement that names it).
 template <class T, class F>
-RecvCase<T, F> on_recv(const Chan<T>& ch, F fn) {
-  return RecvCase<T, F>{ch, std::move(fn), {}};
+RecvCase<T, F, false> on_recv(const Chan<T>& ch, F fn) {
+  return RecvCase<T, F, false>{{ch.core()}, std::move(fn), {}};
+}
+template <class T, class F>
+RecvCase<T, F, true> on_recv(Chan<T>&& ch, F fn) {
+  return RecvCase<T, F, true>{{std::move(ch)}, std::move(fn), {}};
 }
 // on_send() is `case ch <- v:`.
 template <class T, class F>
-SendCase<T, F> on_send(const Chan<T>& ch, T v, F fn) {
-  return SendCase<T, F>{ch, std::move(v), std::move(fn)};
+SendCase<T, F, false> on_send(const Chan<T>& ch, T v, F fn) {
+  return SendCase<T, F, false>{{ch.core()}, std::move(v), std::move(fn)};
+}
+template <class T, class F>
+SendCase<T, F, true> on_send(Chan<T>&& ch, T v, F fn) {
+  return SendCase<T, F, true>{{std::move(ch)}, std::move(v), std::move(fn)};
 }
 // on_default() is `default:`.
 template <class F>
