@@ -436,4 +436,24 @@ TEST(ProcIdle, IdleRuntimeMakesNoWakeups) {
   RecordProperty("idle_cpu_ms_over_300ms", std::to_string(cpu_ms));
 }
 
+TEST(ProcIdle, TimerWakeUpsWakeNoOtherThread) {
+  // One fiber sleeps again and again on 4 Ps. Each expiry wakes the M that sleeps until
+  // the next timer; it finds the fiber and runs it. Nothing else is queued, so no other
+  // M has a reason to wake (the M used to wake one on leaving its spinning state).
+  // Counted, not timed: the verdict does not depend on the machine's speed.
+  static constexpr std::uint64_t kSleeps = 200;
+  std::uint64_t wakeups = 0;
+  weft::Options opts;
+  opts.procs = 4;
+  weft::run(
+      [&] {
+        weft::sleep_for(20ms);  // let the runtime settle
+        const std::uint64_t before = weft::stats().wakeups;
+        for (std::uint64_t i = 0; i < kSleeps; i++) weft::sleep_for(200us);
+        wakeups = weft::stats().wakeups - before;
+      },
+      opts);
+  EXPECT_LT(wakeups, kSleeps / 10) << "threads woken for nothing";
+}
+
 }  // namespace
