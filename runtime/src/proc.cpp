@@ -279,13 +279,13 @@ void startm(P* p, bool spinning) {
   if (!nm) {
     nm = allocm();
     nm->spinning = spinning;
-    nm->nextp = p;
+    nm->nextp.store(p, std::memory_order_relaxed);  // the thread's start orders it
     nm->thread = std::thread(mstart, nm);
     publishm(nm);
     return;
   }
   nm->spinning = spinning;
-  nm->nextp = p;
+  nm->nextp.store(p, std::memory_order_release);
   sched->n_wakeups.fetch_add(1, std::memory_order_relaxed);
   nm->park.wakeup();
 }
@@ -307,11 +307,13 @@ bool stopm(M* m) {
     if (sched->stopping.load(std::memory_order_seq_cst)) return false;
     m->park.sleep();
     m->park.clear();
-    if (m->nextp) break;
+    // Atomic: a spurious return from sleep (a signal) reads it while startm() may be
+    // writing it.
+    if (m->nextp.load(std::memory_order_acquire)) break;
     if (sched->stopping.load(std::memory_order_acquire)) return false;
   }
-  acquirep(m, m->nextp);
-  m->nextp = nullptr;
+  acquirep(m, m->nextp.load(std::memory_order_relaxed));
+  m->nextp.store(nullptr, std::memory_order_relaxed);
   trace_event(EventKind::m_unpark);
   return true;
 }
@@ -729,9 +731,9 @@ retry_poll:
 void schedule(M* m) {
   for (;;) {
     if (!m->p) {
-      if (m->nextp) {
-        acquirep(m, m->nextp);
-        m->nextp = nullptr;
+      if (P* np = m->nextp.load(std::memory_order_acquire)) {
+        acquirep(m, np);
+        m->nextp.store(nullptr, std::memory_order_relaxed);
       } else if (!stopm(m)) {
         return;
       }

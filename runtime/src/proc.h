@@ -113,7 +113,7 @@ struct M {
   Context g0;          // the thread's own stack
   G* curg = nullptr;   // running fiber, nullptr when on g0
   P* p = nullptr;      // attached P (nullptr while parked or in blocking())
-  P* nextp = nullptr;  // P handed over by startm()
+  std::atomic<P*> nextp{nullptr};  // P handed over by startm()
   P* oldp = nullptr;   // P left behind by enter_blocking()
   bool spinning = false;
   bool exiting = false;

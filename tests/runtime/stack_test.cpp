@@ -314,6 +314,9 @@ TEST(StackGuards, ThousandsOfGuardedStacksAddFewMappings) {
   // guard page does not split its chunk: 4096 live fibers, each on a guarded stack,
   // add a handful of mappings (with a mapping and an mprotect per stack: 8192 or more).
   if (segmented()) GTEST_SKIP() << "segmented stacks have no guard pages";
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "TSan maps memory of its own for every fiber";
+#endif
   static constexpr int kFibers = 4096;
   weft::run([] {
     if (!weft::detail::TEST_stack_guard_regions()) {
