@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <cstring>
 #include <mutex>
 
 #include "broker.h"
@@ -416,7 +417,17 @@ void Connection::read_loop() {
       auto ready = conn_.readable();
       if (ready && !*ready) {
         decoder_.release();
-        if (conn_.wait_readable()) return;  // closed, reset, or the close-ok deadline
+        // Wait inside a read into a small buffer on this stack rather than in
+        // wait_readable(): the bytes that end the wait come with it, so a message that
+        // arrives after a pause costs one system call, not a MSG_PEEK and then a read.
+        char first[512];
+        auto n = conn_.read(first, sizeof first);
+        if (!n) return;  // eof, reset, closed by us, or the close-ok deadline
+        auto space = decoder_.prepare();
+        std::memcpy(space.data(), first, *n);
+        decoder_.commit(*n);
+        last_read_ns_.store(now_ns(), std::memory_order_relaxed);
+        continue;
       }
     }
     auto space = decoder_.prepare();
