@@ -967,6 +967,13 @@ FiberId newproc(Function& fn, std::string& name, std::source_location site) {
   FiberId id = 0;
   systemstack([&] { id = newproc_impl(fn, name, site); });
   check_preempt();
+  // A fiber that spawns faster than its P runs what it spawned yields once half the
+  // local queue is its children: they run (and most often finish) while their G and
+  // stack are still warm, and the next go() reuses them from this P's free list.
+  // Spilling them to the global queue instead, as Go does, keeps every one alive with
+  // a stack of its own until some P gets to it.
+  if (M* m = getm(); m && m->p && m->curg && m->p->runq.size() >= Runq::kSize / 2)
+    gosched(m, false);
   return id;
 }
 

@@ -436,6 +436,34 @@ TEST(ProcIdle, IdleRuntimeMakesNoWakeups) {
   RecordProperty("idle_cpu_ms_over_300ms", std::to_string(cpu_ms));
 }
 
+TEST(ProcSpawn, ASpawningLoopRunsItsChildrenAsItGoes) {
+  // On one P, a loop that spawns 20,000 fibers which return at once yields whenever half
+  // the local queue is its children: they run, and their Gs and stacks go back to this
+  // P's free list for the next go() to reuse -- a few hundred stacks in all, not one per
+  // fiber (they used to spill to the global queue, all alive until the loop ended).
+  static constexpr int kFibers = 20000;
+  std::uint64_t fresh = 0;
+  int ran = 0;
+  weft::Options opts;
+  opts.procs = 1;
+  weft::run(
+      [&] {
+        const std::uint64_t before = weft::stats().stacks_allocated;
+        weft::WaitGroup wg;
+        wg.add(kFibers);
+        for (int i = 0; i < kFibers; i++)
+          weft::go([&ran, wg]() mutable {
+            ran++;  // one P: no race
+            wg.done();
+          });
+        wg.wait();
+        fresh = weft::stats().stacks_allocated - before;
+      },
+      opts);
+  EXPECT_EQ(ran, kFibers);
+  EXPECT_LT(fresh, 1000u) << "stacks allocated for " << kFibers << " short-lived fibers";
+}
+
 TEST(ProcIdle, TimerWakeUpsWakeNoOtherThread) {
   // One fiber sleeps again and again on 4 Ps. Each expiry wakes the M that sleeps until
   // the next timer; it finds the fiber and runs it. Nothing else is queued, so no other
