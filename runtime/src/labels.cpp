@@ -84,13 +84,20 @@ LabelSet* labels_of(G* g) {
   return s;
 }
 
+// Both skip the lock when there is nothing to change (no labels on either side, the
+// common case): only g's creator or g itself writes g's set, so the relaxed load sees
+// the last write, and a snapshot reading under the lock loses nothing.
 void g_labels_inherit(G* g, G* parent) {
   LabelSet* s = parent ? parent->labels.load(std::memory_order_relaxed) : nullptr;
+  if (!s && !g->labels.load(std::memory_order_relaxed)) return;
   labelset_ref(s);  // the parent is the caller: its set cannot change meanwhile
   labelset_unref(swap_labels(g, s));
 }
 
-void g_labels_drop(G* g) { labelset_unref(swap_labels(g, nullptr)); }
+void g_labels_drop(G* g) {
+  if (!g->labels.load(std::memory_order_relaxed)) return;
+  labelset_unref(swap_labels(g, nullptr));
+}
 
 }  // namespace detail
 
