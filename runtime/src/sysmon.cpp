@@ -227,9 +227,14 @@ void sysmon_loop(Sched* s, std::int64_t schedtrace, std::int64_t started) {
       schedtrace_next += schedtrace;
       if (schedtrace_next <= now) schedtrace_next = now + schedtrace;  // no burst after a stall
     }
-    // An overdue timer with idle Ps and nobody spinning: nobody is going to run it.
+    // An overdue timer with idle Ps and nobody spinning: nobody is going to run it --
+    // unless the poller M sleeps until that very deadline and is on its way (its wake-up
+    // takes tens of µs on a VM; waking another M meanwhile is a wasted thread switch).
     std::int64_t next = next_timer(s);
-    if (next != 0 && next < now && s->npidle.load() > 0 && s->nmspinning.load() == 0) wakep();
+    const std::int64_t until = s->poll_until.load(std::memory_order_seq_cst);
+    const bool watched = until != 0 && until <= next;
+    if (next != 0 && next < now && !watched && s->npidle.load() > 0 && s->nmspinning.load() == 0)
+      wakep();
     if (netpoller() && now - s->last_poll.load(std::memory_order_relaxed) > kPollIntervalNs &&
         s->npidle.load() < s->nprocs) {
       s->last_poll.store(now, std::memory_order_relaxed);

@@ -467,7 +467,8 @@ TEST(ProcSpawn, ASpawningLoopRunsItsChildrenAsItGoes) {
 TEST(ProcIdle, TimerWakeUpsWakeNoOtherThread) {
   // One fiber sleeps again and again on 4 Ps. Each expiry wakes the M that sleeps until
   // the next timer; it finds the fiber and runs it. Nothing else is queued, so no other
-  // M has a reason to wake (the M used to wake one on leaving its spinning state).
+  // M has a reason to wake (the M used to wake one on leaving its spinning state, and
+  // sysmon one when it saw the timer overdue before that M was back from its sleep).
   // Counted, not timed: the verdict does not depend on the machine's speed.
   static constexpr std::uint64_t kSleeps = 200;
   std::uint64_t wakeups = 0;
