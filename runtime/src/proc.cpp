@@ -318,7 +318,7 @@ bool stopm(M* m) {
   return true;
 }
 
-bool queued_for_thieves();
+bool any_queued_work(bool with_runnext = true);
 
 // resetspinning(): m found work and stops spinning. go() and ready() wake no M while
 // one spins, counting on it; so the last spinner to stop wakes another if work is still
@@ -329,7 +329,7 @@ bool queued_for_thieves();
 // 10k msg/s on 2 Ps, against 197 on 1 P).
 void resetspinning(M* m) {
   m->spinning = false;
-  if (sched->nmspinning.fetch_sub(1, std::memory_order_seq_cst) == 1 && queued_for_thieves())
+  if (sched->nmspinning.fetch_sub(1, std::memory_order_seq_cst) == 1 && any_queued_work(false))
     wakep();
 }
 
@@ -497,20 +497,14 @@ std::int64_t earliest_timer() {
   return next;
 }
 
-// any_queued_work(): a fiber waits in the global queue or in some P's run queue.
-bool any_queued_work() {
+// any_queued_work(): a fiber waits in the global queue or in some P's run queue -- its
+// local ring, or also its runnext slot when `with_runnext` (resetspinning() leaves
+// runnext to its P, as ready() does).
+bool any_queued_work(bool with_runnext) {
   if (sched->runqsize.load(std::memory_order_seq_cst) > 0) return true;
   for (P* q : sched->allp)
-    if (!q->runq.empty() || q->runnext.load(std::memory_order_seq_cst)) return true;
-  return false;
-}
-
-// queued_for_thieves(): a fiber waits in the global queue or in some P's local run
-// queue (runnext is left to its P, as ready() leaves it).
-bool queued_for_thieves() {
-  if (sched->runqsize.load(std::memory_order_seq_cst) > 0) return true;
-  for (P* q : sched->allp)
-    if (!q->runq.empty()) return true;
+    if (!q->runq.empty() || (with_runnext && q->runnext.load(std::memory_order_seq_cst)))
+      return true;
   return false;
 }
 
