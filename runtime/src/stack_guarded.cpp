@@ -136,8 +136,8 @@ bool guard(Stack& s, std::size_t page) {
   return false;
 }
 
-// guarded_new() makes a stack from fresh address space. REQUIRES: p.mu held (it is
-// dropped and retaken around the guard's system call).
+// guarded_new() makes a stack from fresh address space. REQUIRES: p.mu held through
+// `lock`, which it releases before the guard's system call (and does not retake).
 Stack guarded_new(Pool& p, std::unique_lock<std::mutex>& lock) {
   const std::size_t page = page_size();
   Stack s;
