@@ -77,7 +77,9 @@ fi
 
 boostversion=$(sed -n 's/^#define BOOST_LIB_VERSION "\(.*\)"/\1/p' /usr/include/boost/version.hpp 2>/dev/null | tr _ .)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+stacks=$(sed -n 's/^WEFT_STACK:STRING=//p' "$build/CMakeCache.txt" 2>/dev/null)
 echo "machine nproc=$(nproc) cpu=\"${cpu:-unknown}\" kernel=$(uname -r) go=$goversion" \
+     "weft_stacks=${stacks:-unknown}" \
      "boost=${boostversion:-unknown} weft_procs=${WEFT_PROCS:-default} gomaxprocs=${GOMAXPROCS:-default}" \
      "repeat=$repeat quick=$quick date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 

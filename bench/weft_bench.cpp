@@ -4,7 +4,7 @@
 //
 //   spawn N      N fibers, each signals a WaitGroup
 //   yield N      two fibers yield to each other N round trips, on one P
-//   idle G       G fibers parked; RSS per fiber
+//   idle G       G fibers parked in a channel receive; RSS per fiber
 //   idlecpu MS   every fiber asleep for MS ms; process CPU% over the window
 //   mutex N      4 fibers contend on one Mutex, N lock/unlock in all
 //   skynet N     the skynet tree (10-ary, N leaves) with a WaitGroup per node
@@ -35,7 +35,7 @@
 
 #include "proc_stats.h"
 #include "weft/chan.h"
-#include "weft/condition_variable.h"
+#include "weft/introspect.h"
 #include "weft/mutex.h"
 #include "weft/net.h"
 #include "weft/runtime.h"
@@ -93,10 +93,9 @@ void yield_bench(long n) {
 }
 
 void idle(long g) {
+  // Each fiber parks in a channel receive, as Go's peer parks in `<-release`.
   weft::run([g] {
-    weft::Mutex mu;
-    weft::ConditionVariable cv;
-    bool release = false;
+    weft::Chan<int> release(0);
     weft::WaitGroup parked, done;
     // Warm the runtime (threads, first pools) before the baseline reading.
     weft::sleep_for(std::chrono::milliseconds(10));
@@ -105,25 +104,21 @@ void idle(long g) {
     parked.add(g);
     done.add(g);
     for (long i = 0; i < g; i++)
-      weft::go([&, parked, done] {
-        std::unique_lock lock(mu);
+      weft::go([&release, parked, done]() mutable {
         parked.done();
-        cv.wait(lock, [&] { return release; });
-        lock.unlock();
+        release.recv();
         done.done();
       });
     parked.wait();
+    double ms = ms_since(t0);
+    // The last fibers have signalled but may not have reached the receive yet.
     weft::sleep_for(std::chrono::milliseconds(10));
     long rss1 = rss_bytes();
-    double ms = ms_since(t0);
-    {
-      std::lock_guard lock(mu);
-      release = true;
-    }
-    cv.notify_all();
+    release.close();
     done.wait();
-    std::printf("bench=idle impl=weft g=%ld elapsed_ms=%.3f rss_per_fiber_bytes=%.0f\n", g, ms,
-                static_cast<double>(rss1 - rss0) / static_cast<double>(g));
+    std::printf("bench=idle impl=weft g=%ld elapsed_ms=%.3f rss_per_fiber_bytes=%.0f stacks=%s\n",
+                g, ms, static_cast<double>(rss1 - rss0) / static_cast<double>(g),
+                weft::stats().stack_kind);
   });
 }
 
