@@ -51,6 +51,10 @@ struct G {
   FiberId id = 0;
   M* m = nullptr;          // the M running it (valid while running/syscall)
   G* schedlink = nullptr;  // free lists
+  // Entered its P's ring at the front (proc.cpp spawn_put); cleared by a push at the
+  // tail. Relaxed: the owner reads it on the G at its ring's tail, which a thief may
+  // have taken meanwhile.
+  std::atomic<bool> queued_front{false};
   G* allg_next = nullptr;  // registry (never unlinked: Gs are recycled)
   Function fn;             // the body; reset when it returns
   // Identity, written when a fiber starts and ends on this G, read by snapshots:

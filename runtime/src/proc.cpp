@@ -159,6 +159,7 @@ void runq_put(P* p, G* g, bool next) {
     if (!old) return;
     g = old;  // the old runnext goes to the tail
   }
+  g->queued_front.store(false, std::memory_order_relaxed);  // (a stolen one may come flagged)
   while (!p->runq.push(g)) {
     // Full: move half of it to the global queue in one batch.
     G* batch[Runq::kSize / 2 + 1];
@@ -171,6 +172,30 @@ void runq_put(P* p, G* g, bool next) {
   }
 }
 
+// spawn_put() queues a G that go() just made: in runnext, and the one it displaces from
+// there -- its older sibling, as a rule -- at the head of the ring rather than the tail.
+// A fiber's children thus run newest first, before anything queued earlier, and a tree
+// of fibers is walked depth first: the fibers alive at once are the current path and
+// its pending siblings (tens), not a whole level of the tree (tens of thousands, each
+// with a stack touched for the first time). Thieves still take from the head, so the
+// other Ps get pending siblings.
+void spawn_put(P* p, G* g) {
+  G* old = p->runnext.exchange(g, std::memory_order_acq_rel);
+  if (!old) return;
+  old->queued_front.store(true, std::memory_order_relaxed);  // before a thief can see it
+  if (p->runq.push_front(old)) return;
+  runq_put(p, old, false);
+}
+
+// Fairness. Pops and steals take from the head, so the Gs that came in at the front are
+// always a prefix of the ring, and the Gs queued at the tail wait behind it. Once
+// kFrontRunMax front Gs have run in a row, the oldest G waiting behind them runs next
+// (Runq::pop_behind()): a tree of spawns delays the rest of the queue, it cannot starve
+// it. 61 is Go's period for the same guarantee to the global queue.
+constexpr std::uint32_t kFrontRunMax = 61;
+
+bool queued_front(G* g) { return g->queued_front.load(std::memory_order_relaxed); }
+
 // runq_get() takes the next G of p: runnext first (inheriting the time slice), then the
 // local queue. Owner only.
 G* runq_get(P* p, bool* inherit) {
@@ -180,7 +205,16 @@ G* runq_get(P* p, bool* inherit) {
     return next;
   }
   *inherit = false;
-  return p->runq.pop();
+  if (p->front_run >= kFrontRunMax) {
+    p->front_run = 0;
+    if (G* g = p->runq.pop_behind(queued_front)) return g;
+  }
+  G* g = p->runq.pop();
+  if (g && queued_front(g))
+    p->front_run++;
+  else
+    p->front_run = 0;  // the tail had its turn (or nothing is queued)
+  return g;
 }
 
 // globrunq_get() takes a batch from the global queue: runs the first, queues the rest
@@ -1004,7 +1038,7 @@ FiberId newproc_impl(Function& fn, std::string& name, std::source_location site)
   trace_event(EventKind::fiber_create, id, m && m->curg ? m->curg->id : 0);
   if (p) {
     p->n_spawned.store(p->n_spawned.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    runq_put(p, g, true);
+    spawn_put(p, g);
     wakep();
   } else {
     globrunq_put(g);

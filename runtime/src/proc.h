@@ -12,7 +12,8 @@
 //   1. every 61st schedule, the global queue first (fairness: it cannot starve);
 //   2. P.runnext: the G most recently readied by this P's running G. It runs next and
 //      inherits the time slice, so a producer/consumer pair ping-pongs on one core;
-//   3. P.runq, FIFO;
+//   3. P.runq: FIFO, except that go() puts the sibling its new G displaces from runnext
+//      at the front, so a tree of fibers runs depth first (spawn_put() in proc.cpp);
 //   4. the global queue (a moodycamel ConcurrentQueue), taking a batch;
 //   5. the netpoller, if one is installed (netpoll_hook.h), without blocking;
 //   6. stealing: up to 4 rounds over the other Ps in random order, taking half of a
@@ -77,6 +78,7 @@ struct alignas(64) P {
   std::atomic<std::uint32_t> syscalltick{0};  // incremented per blocking() call
   Runq runq;
   std::atomic<G*> runnext{nullptr};
+  std::uint32_t front_run = 0;  // Gs from the ring's front run in a row (owner; runq_get)
   // Free dead Gs (with their stacks), owner only; overflow goes to Sched::gfree.
   G* gfree = nullptr;
   int ngfree = 0;

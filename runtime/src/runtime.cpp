@@ -1,7 +1,11 @@
 // runtime.cpp: the public entry points of weft/runtime.h.
 #include "weft/runtime.h"
 
+#include <atomic>
+#include <cstdint>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "leaf.h"
 #include "proc.h"
@@ -56,6 +60,61 @@ long TEST_m_tid() {
   return m ? m->tid : 0;
 }
 const char* TEST_stack_kind() { return stack_kind(); }
+
+std::uint64_t TEST_runq_race(int items, int thieves) {
+  // The ring never dereferences its entries: item i travels as the fake G* (i + 1) * 8.
+  auto runq = std::make_unique<Runq>();
+  Runq& q = *runq;
+  std::vector<std::atomic<std::uint32_t>> taken(static_cast<std::size_t>(items));
+  std::vector<std::atomic<bool>> in_front(static_cast<std::size_t>(items));
+  auto id = [](G* g) { return reinterpret_cast<std::uintptr_t>(g) / 8 - 1; };
+  auto take = [&](G* g) { taken[id(g)].fetch_add(1, std::memory_order_relaxed); };
+  auto front = [&](G* g) { return in_front[id(g)].load(std::memory_order_relaxed); };
+  std::atomic<bool> done{false};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < thieves; t++)
+    ts.emplace_back([&] {
+      G* out[Runq::kSize / 2];
+      while (!done.load(std::memory_order_acquire))
+        for (std::uint32_t i = 0, n = q.grab(out); i < n; i++) take(out[i]);
+    });
+  std::uint64_t rng = 0x2545F4914F6CDD1DULL;
+  for (int next = 0; next < items;) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    G* g = reinterpret_cast<G*>((static_cast<std::uintptr_t>(next) + 1) * 8);
+    bool queued = false;
+    switch (rng % 8) {
+      case 0:
+      case 1:
+      case 2:  // as spawn_put() does
+        in_front[id(g)].store(true, std::memory_order_relaxed);
+        queued = q.push_front(g);
+        break;
+      case 3:
+      case 4:
+        queued = q.push(g);
+        break;
+      case 5:  // as runq_get() does after a run of front Gs
+        if (G* x = q.pop_behind(front)) take(x);
+        continue;
+      default:
+        if (G* x = q.pop()) take(x);
+        continue;
+    }
+    if (queued)
+      next++;
+    else if (G* x = q.pop())  // full
+      take(x);
+  }
+  done.store(true, std::memory_order_release);
+  for (auto& t : ts) t.join();
+  while (G* x = q.pop()) take(x);
+  std::uint64_t wrong = 0;
+  for (auto& n : taken) wrong += n.load(std::memory_order_relaxed) != 1;
+  return wrong;
+}
 // Not split-stack itself: calling libgcc from a split function would grow the stack.
 __attribute__((noinline)) WEFT_NO_SPLIT_STACK bool TEST_fiber_has_segments_impl();
 bool TEST_fiber_has_segments() { return TEST_fiber_has_segments_impl(); }

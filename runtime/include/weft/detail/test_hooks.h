@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace weft::detail {
 
@@ -15,6 +16,11 @@ const char* TEST_stack_kind();
 // split per stack) rather than mprotect.
 bool TEST_stack_guarded();
 bool TEST_stack_guard_regions();
+// TEST_runq_race() pushes `items` distinct entries through a P's run queue ring -- at
+// the tail and at the front, popping from the head and from behind the front ones as
+// it goes, as an owner P does -- while `thieves` threads steal from it, and returns how
+// many entries were not taken exactly once.
+std::uint64_t TEST_runq_race(int items, int thieves);
 // TEST_first_stack_size() is the usable size of the calling fiber's first segment.
 std::size_t TEST_first_stack_size();
 // TEST_fiber_has_segments() tells whether libgcc has mapped segments for the calling
