@@ -1,14 +1,8 @@
 // context.cpp: the switch itself. See context.h for the protocol.
+#define WEFT_CONTEXT_SWITCH_BODY  // segmented stacks: context_switch() is defined here
 #include "context.h"
 
 #include <cstring>
-
-#if WEFT_SPLIT_STACK
-extern "C" {
-void __splitstack_getcontext(void* context[10]);
-void __splitstack_setcontext(void* context[10]);
-}
-#endif
 
 namespace abi_detail {
 extern "C" weft::detail::EhGlobals* __cxa_get_globals() noexcept;
@@ -17,32 +11,6 @@ extern "C" weft::detail::EhGlobals* __cxa_get_globals() noexcept;
 namespace weft::detail {
 
 EhGlobals* eh_globals_current() { return abi_detail::__cxa_get_globals(); }
-
-// Not split-stack: after __splitstack_setcontext() the thread's stack guard describes
-// `to`'s stack, so no prologue may run a stack check on `from`'s stack until the jump.
-SwitchRecord* context_switch(Context& from, Context& to, SwitchRecord* rec, bool from_exiting) {
-  rec->from = &from;
-  rec->to = &to;
-  // rec belongs to the switching M, whose thread's globals it caches.
-  EhGlobals* eh = rec->eh ? rec->eh : eh_globals_current();
-  from.eh = *eh;
-  *eh = to.eh;
-#if WEFT_SPLIT_STACK
-  __splitstack_getcontext(from.ss);
-  __splitstack_setcontext(to.ss);
-#endif
-#if WEFT_ASAN
-  __sanitizer_start_switch_fiber(from_exiting ? nullptr : &from.fake_stack, to.stack_bottom,
-                                 to.stack_size);
-#else
-  (void)from_exiting;
-#endif
-#if WEFT_TSAN
-  __tsan_switch_to_fiber(to.tsan_fiber, 0);
-#endif
-  transfer_t t = boost::context::detail::jump_fcontext(to.fctx, rec);
-  return context_resumed(t);
-}
 
 SwitchRecord* context_resumed(transfer_t t) {
   auto* rec = static_cast<SwitchRecord*>(t.data);

@@ -46,22 +46,12 @@ Waiter* wl_pop_front(WaitList& l) {
   return w;
 }
 
-namespace {
 // Runs after the switch (post_switch): commit to sleeping unless already woken.
-bool commit(G*, void* arg) {
+bool waiter_commit(G*, void* arg) {
   auto* w = static_cast<Waiter*>(arg);
   std::uint32_t expected = Waiter::kRunning;
   return waiter_state(w).compare_exchange_strong(expected, Waiter::kParked,
                                                  std::memory_order_acq_rel);
-}
-}  // namespace
-
-std::uint32_t waiter_park(Waiter* w, WaitReason reason) {
-  std::atomic<std::uint32_t>& st = waiter_state(w);
-  if (st.load(std::memory_order_acquire) == Waiter::kRunning) park(reason, commit, w);
-  std::uint32_t s;
-  while ((s = st.load(std::memory_order_acquire)) == Waiter::kClaiming) cpu_relax();
-  return s;
 }
 
 // The first half of a two-step claim is a claim whose mark is kClaiming.

@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "g.h"
+#include "proc.h"
 #include "spinlock.h"
 #include "weft/detail/wait_list.h"
 
@@ -69,7 +70,17 @@ inline void wl_unlock(WaitList& l) { spin_release(l.lock); }
 
 // waiter_park() parks the calling fiber until waiter_wake(w) (or a timeout) moves
 // w->state to a woken value. Returns that value.
-std::uint32_t waiter_park(Waiter* w, WaitReason reason);
+// Inline, as is the switch below it (context.h): each call left between a parking fiber
+// and the jump is a return that mispredicts when the fiber is resumed.
+bool waiter_commit(G*, void* arg);  // park()'s unlock step: kRunning -> kParked, or refuse
+inline std::uint32_t waiter_park(Waiter* w, WaitReason reason) {
+  std::atomic<std::uint32_t>& st = waiter_state(w);
+  if (st.load(std::memory_order_acquire) == Waiter::kRunning) park(reason, waiter_commit, w);
+  std::uint32_t s;
+  while ((s = st.load(std::memory_order_acquire)) == Waiter::kClaiming) cpu_relax();
+  return s;
+}
+
 // waiter_wake() wakes w's fiber unless someone else already has; returns true if this
 // call was the one that woke it. `how` is kWoken or kTimedOut.
 bool waiter_wake(Waiter* w, std::uint32_t how = Waiter::kWoken);
