@@ -1,7 +1,7 @@
 // context.h: one fiber context switch, with everything that must travel with it.
 //
 // A switch is Boost.Context's jump_fcontext (saves callee-saved registers and the stack
-// pointer, ~5 ns) plus the per-thread state that belongs to the fiber rather than to
+// pointer) plus the per-thread state that belongs to the fiber rather than to
 // the thread, which must be saved from the thread and restored into it on every switch:
 //   - the C++ exception globals (__cxa_eh_globals: caught-exception stack and uncaught
 //     count), or a fiber that parks inside a catch block and resumes on another thread
