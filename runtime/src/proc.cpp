@@ -458,8 +458,9 @@ void end_inherited_slice(P* p) {
 
 // switch_away() leaves the running fiber g with post action `kind`: directly to the next
 // runnable G of this P if there is one, to g0 otherwise. Returns when g is resumed.
-// Always inlined into its few callers (park, gosched, check_preempt, exit): one return
-// less to mispredict each time a fiber is resumed (see context_switch()).
+// Always inlined into its few callers (park, gosched, check_preempt, a fiber's exit, the
+// return from a blocking call): one return less to mispredict each time a fiber is
+// resumed (see context_switch()).
 __attribute__((always_inline)) inline void switch_away(M* m, G* g, PostKind kind) {
 #if !WEFT_SPLIT_STACK
   if (!stack_canary_ok(g->stack)) overflow_report(g);
