@@ -104,7 +104,7 @@ void idle(long g) {
     parked.add(g);
     done.add(g);
     for (long i = 0; i < g; i++)
-      weft::go([&release, parked, done]() mutable {
+      weft::go([&release, parked, done] {
         parked.done();
         release.recv();
         done.done();

@@ -91,6 +91,7 @@ std::uint64_t TEST_runq_race(int items, int thieves) {
       case 2:  // as spawn_put() does
         in_front[id(g)].store(true, std::memory_order_relaxed);
         queued = q.push_front(g);
+        if (!queued) in_front[id(g)].store(false, std::memory_order_relaxed);
         break;
       case 3:
       case 4:
