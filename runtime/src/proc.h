@@ -132,6 +132,10 @@ struct M {
   bool on_system_stack = false;
 };
 
+// The global run queue. Any thread may put (Ms, sysmon, a foreign thread readying a G);
+// Ms take from it in batches. See the TSan note in proc.cpp.
+using GlobalRunq = moodycamel::ConcurrentQueue<G*>;
+
 struct Sched {
   int nprocs = 0;
   std::vector<P*> allp;
@@ -146,7 +150,7 @@ struct Sched {
   std::atomic<std::uint64_t> n_pidlegets{0};  // Ps taken from the idle list, ever
   std::atomic<int> nmspinning{0};
   std::atomic<int> nm{0};
-  moodycamel::ConcurrentQueue<G*> runq;
+  GlobalRunq runq;
   std::atomic<std::int64_t> runqsize{0};
   std::atomic<bool> stopping{false};
   // The M blocked waiting for timers (or the netpoller) when every P is idle.

@@ -116,6 +116,35 @@ std::uint64_t TEST_runq_race(int items, int thieves) {
   for (auto& n : taken) wrong += n.load(std::memory_order_relaxed) != 1;
   return wrong;
 }
+std::uint64_t TEST_globrunq_race(int items, int takers) {
+  // As the scheduler uses it: a thread outside the runtime (as sysmon is) puts, Ms take
+  // batches of varied size. Item i travels as the fake G* (i + 1) * 8.
+  auto runq = std::make_unique<GlobalRunq>();
+  std::vector<std::atomic<std::uint32_t>> taken(static_cast<std::size_t>(items));
+  std::atomic<int> left{items};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < takers; t++)
+    ts.emplace_back([&, t] {
+      G* batch[Runq::kSize / 2];
+      for (std::size_t want = 1 + static_cast<std::size_t>(t);
+           left.load(std::memory_order_relaxed) > 0; want = want % (Runq::kSize / 2) + 1) {
+        std::size_t n = runq->try_dequeue_bulk(batch, want);
+        for (std::size_t i = 0; i < n; i++)
+          taken[reinterpret_cast<std::uintptr_t>(batch[i]) / 8 - 1].fetch_add(
+              1, std::memory_order_relaxed);
+        left.fetch_sub(static_cast<int>(n), std::memory_order_relaxed);
+      }
+    });
+  std::thread putter([&] {
+    for (int i = 0; i < items; i++)
+      runq->enqueue(reinterpret_cast<G*>((static_cast<std::uintptr_t>(i) + 1) * 8));
+  });
+  putter.join();
+  for (auto& t : ts) t.join();
+  std::uint64_t wrong = 0;
+  for (auto& n : taken) wrong += n.load(std::memory_order_relaxed) != 1;
+  return wrong;
+}
 // Not split-stack itself: calling libgcc from a split function would grow the stack.
 __attribute__((noinline)) WEFT_NO_SPLIT_STACK bool TEST_fiber_has_segments_impl();
 bool TEST_fiber_has_segments() { return TEST_fiber_has_segments_impl(); }

@@ -21,6 +21,10 @@ bool TEST_stack_guard_regions();
 // it goes, as an owner P does -- while `thieves` threads steal from it, and returns how
 // many entries were not taken exactly once.
 std::uint64_t TEST_runq_race(int items, int thieves);
+// TEST_globrunq_race() puts `items` distinct entries into a global run queue from a
+// thread outside the runtime while `takers` threads take batches of varied size, as Ms
+// do, and returns how many entries were not taken exactly once.
+std::uint64_t TEST_globrunq_race(int items, int takers);
 // TEST_first_stack_size() is the usable size of the calling fiber's first segment.
 std::size_t TEST_first_stack_size();
 // TEST_fiber_has_segments() tells whether libgcc has mapped segments for the calling
