@@ -21,11 +21,13 @@
 #   bench=idlecpu weft_cpu_percent= go_cpu_percent= boostfiber_cpu_percent=
 #
 # Usage: bench/compare.sh [--quick] [bench...]
-#   bench: spawn yield idle idlecpu mutex skynet skynet-chan pingpong ring select
+#   bench: spawn yield switch idle idlecpu mutex skynet skynet-chan pingpong ring select
 #          echo stream (default: all). --quick divides every default size by 10.
 #          echo C N: C loopback TCP connections ping-pong a 64-byte message, N round
 #          trips in all; stream C S: C connections each send S bytes one way. Both
-#          are skipped for Boost.Fiber, which has no network poller.
+#          are skipped for Boost.Fiber, which has no network poller. switch N is
+#          weft-bench alone: two bare Boost.Context contexts jump to each other N
+#          round trips, the floor under yield (the peers print it as unsupported).
 # Env: BUILD_DIR      build tree (default build/release): weft-bench at
 #                     $BUILD_DIR/bench/weft-bench, the Boost.Fiber peer at
 #                     $BUILD_DIR/bench/peers/boostfiber/weft-bench-boostfiber; the Go
@@ -37,8 +39,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(spawn yield idle idlecpu mutex skynet skynet-chan pingpong ring select echo stream)
-declare -A size=([spawn]=1000000 [yield]=1000000 [idle]=100000 [idlecpu]=1000
+all=(spawn yield switch idle idlecpu mutex skynet skynet-chan pingpong ring select echo stream)
+declare -A size=([spawn]=1000000 [yield]=1000000 [switch]=10000000 [idle]=100000 [idlecpu]=1000
                  [mutex]=1000000 [skynet]=1000000 [skynet-chan]=1000000
                  [pingpong]=1000000 [ring]="1000 1000000" [select]=1000000
                  [echo]="1000 500000" [stream]="4 1073741824")

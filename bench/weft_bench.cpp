@@ -4,6 +4,8 @@
 //
 //   spawn N      N fibers, each signals a WaitGroup
 //   yield N      two fibers yield to each other N round trips, on one P
+//   switch N     the floor under yield: two bare Boost.Context contexts jump to each
+//                other N round trips (jump_fcontext, no scheduler, no run queue)
 //   idle G       G fibers parked in a channel receive; RSS per fiber
 //   idlecpu MS   every fiber asleep for MS ms; process CPU% over the window
 //   mutex N      4 fibers contend on one Mutex, N lock/unlock in all
@@ -26,6 +28,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/context/detail/fcontext.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -90,6 +93,24 @@ void yield_bench(long n) {
                     ms * 1e6 / static_cast<double>(n));
       },
       opts);
+}
+
+// switch_floor() measures what any stack-switching scheduler pays at least per yield
+// round trip on this machine: two jumps between two contexts, with nothing else (weft
+// switches with the same jump_fcontext, plus its run queue and bookkeeping).
+void switch_floor(long n) {
+  namespace ctx = boost::context::detail;
+  constexpr std::size_t kStack = 64 * 1024;
+  std::vector<char> stack(kStack);
+  ctx::fcontext_t other = ctx::make_fcontext(stack.data() + kStack, kStack, [](ctx::transfer_t t) {
+    for (;;) t = ctx::jump_fcontext(t.fctx, nullptr);
+  });
+  ctx::transfer_t t = ctx::jump_fcontext(other, nullptr);  // start it
+  auto t0 = weft::now_ns();
+  for (long i = 0; i < n; i++) t = ctx::jump_fcontext(t.fctx, nullptr);
+  double ms = ms_since(t0);
+  std::printf("bench=switch impl=weft n=%ld elapsed_ms=%.3f ns_per_roundtrip=%.1f\n", n, ms,
+              ms * 1e6 / static_cast<double>(n));
 }
 
 void idle(long g) {
@@ -435,6 +456,7 @@ int main(int argc, char** argv) {
   std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd == "spawn") return spawn(arg(argc, argv, 2, 1000000)), 0;
   if (cmd == "yield") return yield_bench(arg(argc, argv, 2, 1000000)), 0;
+  if (cmd == "switch") return switch_floor(arg(argc, argv, 2, 10000000)), 0;
   if (cmd == "idle") return idle(arg(argc, argv, 2, 100000)), 0;
   if (cmd == "idlecpu") return idlecpu(arg(argc, argv, 2, 1000)), 0;
   if (cmd == "mutex") return mutex_bench(arg(argc, argv, 2, 1000000)), 0;
@@ -446,8 +468,8 @@ int main(int argc, char** argv) {
   if (cmd == "echo") return echo(arg(argc, argv, 2, 1000), arg(argc, argv, 3, 500000)), 0;
   if (cmd == "stream") return stream(arg(argc, argv, 2, 4), arg(argc, argv, 3, 1L << 30)), 0;
   std::fprintf(stderr,
-               "usage: weft-bench spawn N | yield N | idle G | idlecpu MS | mutex N | skynet N |\n"
-               "                  skynet-chan N | pingpong N | ring G N | select N |\n"
+               "usage: weft-bench spawn N | yield N | switch N | idle G | idlecpu MS | mutex N |\n"
+               "                  skynet N | skynet-chan N | pingpong N | ring G N | select N |\n"
                "                  echo C N | stream C S\n");
   return 2;
 }
