@@ -308,8 +308,15 @@ void select_bench(long n) {
                    weft::on_recv(c[2], count), weft::on_recv(c[3], count));
     double ms = ms_since(t0);
     producers.wait();
-    std::printf("bench=select impl=weft n=%ld elapsed_ms=%.3f ns_per_msg=%.1f\n", each * 4, ms,
-                ms * 1e6 / static_cast<double>(each * 4));
+    // The scheduler's side of it: how often the fibers moved between Ps (steals) and
+    // how often a thread ran out of work and slept (parks).
+    const weft::SchedStats st = weft::stats();
+    std::printf(
+        "bench=select impl=weft n=%ld elapsed_ms=%.3f ns_per_msg=%.1f switches=%llu steals=%llu "
+        "parks=%llu\n",
+        each * 4, ms, ms * 1e6 / static_cast<double>(each * 4),
+        static_cast<unsigned long long>(st.switches), static_cast<unsigned long long>(st.steals),
+        static_cast<unsigned long long>(st.parks));
   });
 }
 

@@ -13,6 +13,7 @@
 #include "weft/chan.h"
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -46,12 +47,37 @@ void park_or_spin(Waiter* w, WaitReason reason) {
 
 ChanCore::ChanCore(const ChanOps* ops, std::size_t cap)
     : ops_(ops),
+      size_(ops->size),
+      trivial_(ops->trivial),
       cap_(cap),
       buf_(cap ? static_cast<unsigned char*>(::operator new(cap * ops->size)) : nullptr) {}
 
 ChanCore::~ChanCore() {
-  for (std::size_t i = 0; i < count_; i++) ops_->destroy(buf_ + ((head_ + i) % cap_) * ops_->size);
+  for (std::size_t i = 0; i < count_; i++) destroy_elem(slot((head_ + i) % cap_));
   ::operator delete(buf_);
+}
+
+// move_elem() and destroy_elem() are ChanOps' operations, inline for trivially copyable
+// elements: a fixed-size copy for the common sizes, instead of an indirect call each.
+inline void ChanCore::move_elem(void* dst, void* src) const {
+  if (!trivial_) return ops_->move_construct(dst, src);
+  switch (size_) {
+    case 4:
+      std::memcpy(dst, src, 4);
+      break;
+    case 8:
+      std::memcpy(dst, src, 8);
+      break;
+    case 16:
+      std::memcpy(dst, src, 16);
+      break;
+    default:
+      std::memcpy(dst, src, size_);
+  }
+}
+
+inline void ChanCore::destroy_elem(void* p) const {
+  if (!trivial_) ops_->destroy(p);
 }
 
 // give_locked() completes a send without waiting, if it can: to a waiting receiver or
@@ -63,14 +89,16 @@ bool ChanCore::give_locked(void* elem, G** to_ready) {
   *to_ready = nullptr;
   while (Waiter* r = wl_pop_front(recvq_)) {
     if (!waiter_claim_begin(r, to_ready)) continue;
-    ops_->move_construct(r->elem, elem);
+    move_elem(r->elem, elem);
     r->handoff = true;
     r->fired = true;
     waiter_claim_end(r);
     return true;
   }
   if (count_ < cap_) {
-    ops_->move_construct(buf_ + ((head_ + count_) % cap_) * ops_->size, elem);
+    std::size_t tail = head_ + count_;  // a wrap by comparison: a division costs more
+    if (tail >= cap_) tail -= cap_;
+    move_elem(slot(tail), elem);
     count_++;
     return true;
   }
@@ -84,14 +112,14 @@ bool ChanCore::take_locked(void* out, G** to_ready) {
   while (Waiter* s = wl_pop_front(sendq_)) {
     if (!waiter_claim_begin(s, to_ready)) continue;
     if (cap_ == 0) {
-      ops_->move_construct(out, s->elem);  // straight from the sender's stack
+      move_elem(out, s->elem);  // straight from the sender's stack
     } else {
       // Full buffer: take its head; the sender's value goes to the tail.
-      unsigned char* slot = buf_ + head_ * ops_->size;
-      ops_->move_construct(out, slot);
-      ops_->destroy(slot);
-      ops_->move_construct(slot, s->elem);
-      head_ = (head_ + 1) % cap_;
+      unsigned char* h = slot(head_);
+      move_elem(out, h);
+      destroy_elem(h);
+      move_elem(h, s->elem);
+      if (++head_ == cap_) head_ = 0;
     }
     s->handoff = true;
     s->fired = true;
@@ -99,10 +127,10 @@ bool ChanCore::take_locked(void* out, G** to_ready) {
     return true;
   }
   if (count_ > 0) {
-    unsigned char* slot = buf_ + head_ * ops_->size;
-    ops_->move_construct(out, slot);
-    ops_->destroy(slot);
-    head_ = (head_ + 1) % cap_;
+    unsigned char* h = slot(head_);
+    move_elem(out, h);
+    destroy_elem(h);
+    if (++head_ == cap_) head_ = 0;
     count_--;
     return true;
   }
@@ -237,50 +265,53 @@ void chan_block_forever(const std::source_location&) {
 
 namespace weft::detail {
 
+namespace {
+
+// poll_order() fills order[0..n) with a random permutation of 0..n-1: the order a select
+// polls its cases in (fairness). Fisher-Yates, with 16 random bits per step mapped onto
+// [0, i] by a multiply-shift (a division costs more than the rest); up to 16 cases the
+// permutation is shuffled as nibbles of one register, which spares the byte swaps'
+// store-to-load round trips through memory.
+void poll_order(std::uint8_t* order, int n) {
+  thread_local std::uint64_t rng = 0x9E3779B97F4A7C15ULL ^ reinterpret_cast<std::uintptr_t>(&rng);
+  auto next = [] {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+  };
+  std::uint64_t r = next();
+  int bits = 64;
+  auto pick = [&](int i) {  // uniform enough in [0, i]
+    if (bits < 16) r = next(), bits = 64;
+    const auto k = static_cast<int>(((r & 0xFFFF) * static_cast<std::uint64_t>(i + 1)) >> 16);
+    r >>= 16;
+    bits -= 16;
+    return k;
+  };
+  if (n <= 16) {
+    std::uint64_t perm = 0xFEDCBA9876543210ULL;
+    for (int i = n - 1; i > 0; i--) {
+      const int k = pick(i);
+      const std::uint64_t x = ((perm >> (4 * i)) ^ (perm >> (4 * k))) & 0xF;
+      perm ^= (x << (4 * i)) | (x << (4 * k));
+    }
+    for (int i = 0; i < n; i++) order[i] = static_cast<std::uint8_t>((perm >> (4 * i)) & 0xF);
+    return;
+  }
+  for (int i = 0; i < n; i++) order[i] = static_cast<std::uint8_t>(i);
+  for (int i = n - 1; i > 0; i--) std::swap(order[i], order[pick(i)]);
+}
+
+}  // namespace
+
 // select_impl(): Go's selectgo. Cases with a null core are nil channels (never ready);
 // a case with `is_default` fires when nothing else is ready. Returns the index of the
 // case that fired; for a receive, cases[i].ok says whether a value arrived (false:
 // closed). Throws ChanClosedError for a send case on a closed channel.
 int select_impl(SelCase* cases, int n, const std::source_location& site) {
-  // The channels, once each, in address order: the order every select locks them in.
-  ChanCore* chans[64];
-  int nchans = 0;
-  int default_case = -1;
-  for (int i = 0; i < n; i++) {
-    if (cases[i].is_default) {
-      default_case = i;
-      continue;
-    }
-    ChanCore* c = cases[i].core;
-    if (!c) continue;
-    bool seen = false;
-    for (int k = 0; k < nchans; k++) seen |= chans[k] == c;
-    if (!seen && nchans < 64) chans[nchans++] = c;
-  }
-  std::sort(chans, chans + nchans, std::less<ChanCore*>());
-  auto lock_all = [&] {
-    for (int k = 0; k < nchans; k++) wl_lock(chans[k]->recvq_);
-  };
-  auto unlock_all = [&] {
-    for (int k = nchans - 1; k >= 0; k--) wl_unlock(chans[k]->recvq_);
-  };
-
-  // Poll in a random order (fairness), starting at a random case.
-  thread_local std::uint64_t rng = 0x9E3779B97F4A7C15ULL ^ reinterpret_cast<std::uintptr_t>(&rng);
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
   std::uint8_t order[64];
-  for (int i = 0; i < n; i++) order[i] = static_cast<std::uint8_t>(i);
-  for (int i = n - 1; i > 0; i--) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    // A multiply-shift maps 32 random bits onto [0, i] (a division costs more here
-    // than the rest of the shuffle).
-    const auto k = ((rng & 0xFFFFFFFFu) * static_cast<std::uint64_t>(i + 1)) >> 32;
-    std::swap(order[i], order[k]);
-  }
+  poll_order(order, n);
 
   // try_case() completes case i if it is ready. REQUIRES: its channel is locked; on
   // success every held lock has been released through `unlock`.
@@ -320,6 +351,29 @@ int select_impl(SelCase* cases, int n, const std::source_location& site) {
     if (try_case(order[j], [&] { wl_unlock(c.core->recvq_); })) return order[j];
     wl_unlock(c.core->recvq_);
   }
+
+  // The channels, once each, in address order: the order every select locks them in.
+  ChanCore* chans[64];
+  int nchans = 0;
+  int default_case = -1;
+  for (int i = 0; i < n; i++) {
+    if (cases[i].is_default) {
+      default_case = i;
+      continue;
+    }
+    ChanCore* c = cases[i].core;
+    if (!c) continue;
+    bool seen = false;
+    for (int k = 0; k < nchans; k++) seen |= chans[k] == c;
+    if (!seen && nchans < 64) chans[nchans++] = c;
+  }
+  std::sort(chans, chans + nchans, std::less<ChanCore*>());
+  auto lock_all = [&] {
+    for (int k = 0; k < nchans; k++) wl_lock(chans[k]->recvq_);
+  };
+  auto unlock_all = [&] {
+    for (int k = nchans - 1; k >= 0; k--) wl_unlock(chans[k]->recvq_);
+  };
 
   lock_all();
   for (int j = 0; j < n; j++) {

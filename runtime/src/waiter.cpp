@@ -40,12 +40,6 @@ void wl_remove(WaitList& l, Waiter* w) {
   w->linked = false;
 }
 
-Waiter* wl_pop_front(WaitList& l) {
-  Waiter* w = l.head;
-  if (w) wl_remove(l, w);
-  return w;
-}
-
 // Runs after the switch (post_switch): commit to sleeping unless already woken.
 bool waiter_commit(G*, void* arg) {
   auto* w = static_cast<Waiter*>(arg);

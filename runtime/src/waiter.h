@@ -56,9 +56,14 @@ struct Waiter {
 // List operations. REQUIRES: the list's lock is held.
 void wl_push_back(WaitList& l, Waiter* w);
 void wl_push_front(WaitList& l, Waiter* w);
-Waiter* wl_pop_front(WaitList& l);
 void wl_remove(WaitList& l, Waiter* w);  // REQUIRES: w->linked
 inline bool wl_empty(const WaitList& l) { return l.head == nullptr; }
+// Inline: a channel asks its empty wait queue on every operation that needs no wait.
+inline Waiter* wl_pop_front(WaitList& l) {
+  Waiter* w = l.head;
+  if (w) wl_remove(l, w);
+  return w;
+}
 
 // The word the park/wake handshake runs on: the select's shared one, or the Waiter's.
 inline std::atomic<std::uint32_t>& waiter_state(Waiter* w) {

@@ -10,6 +10,7 @@
 #include <new>
 #include <source_location>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 #include "weft/detail/wait_list.h"
@@ -43,13 +44,15 @@ struct ChanOps {
   // move_construct() builds a T at dst from the T at src (src stays a valid, moved-from T).
   void (*move_construct)(void* dst, void* src);
   void (*destroy)(void* p);
+  // trivial: T is trivially copyable, so a move is a copy of `size` bytes and a destroy
+  // is nothing; the channel then makes no indirect call per element.
+  bool trivial;
 };
 
 template <class T>
 inline constexpr ChanOps chan_ops_for = {
-    sizeof(T),
-    [](void* dst, void* src) { ::new (dst) T(std::move(*static_cast<T*>(src))); },
-    [](void* p) { static_cast<T*>(p)->~T(); }};
+    sizeof(T), [](void* dst, void* src) { ::new (dst) T(std::move(*static_cast<T*>(src))); },
+    [](void* p) { static_cast<T*>(p)->~T(); }, std::is_trivially_copyable_v<T>};
 
 // ChanCore's fields are guarded by lock_ (a spin word held for a few dozen
 // instructions, never across a park). Invariants (Go's chan.go):
@@ -82,10 +85,15 @@ class ChanCore {
   friend int select_impl(SelCase* cases, int n, const std::source_location& site);
   bool give_locked(void* elem, G** to_ready);
   bool take_locked(void* out, G** to_ready);
+  void move_elem(void* dst, void* src) const;
+  void destroy_elem(void* p) const;
+  unsigned char* slot(std::size_t i) const { return buf_ + i * size_; }
 
   const ChanOps* ops_;
+  std::size_t size_;  // ops_->size and ops_->trivial, kept next to the state
+  bool trivial_;
   std::size_t cap_;
-  unsigned char* buf_;       // cap_ slots of ops_->size bytes
+  unsigned char* buf_;       // cap_ slots of size_ bytes
   std::size_t head_ = 0;     // next slot to receive from
   std::size_t count_ = 0;    // elements in buf_
   bool closed_ = false;
