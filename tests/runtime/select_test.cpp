@@ -3,7 +3,9 @@
 #include "weft/select.h"
 
 #include <atomic>
+#include <cmath>
 #include <string>
+#include <vector>
 
 #include "weft/chan.h"
 #include "weft/introspect.h"
@@ -220,6 +222,51 @@ TEST_P(SelectTest, FairAmongReadyCases) {
     }
     EXPECT_GT(na, 4000);
     EXPECT_GT(nb, 4000);
+  });
+}
+
+TEST_P(SelectTest, FairAmongReadyCasesOfManyAndOfSome) {
+  // Uniform among the ready cases whichever they are: 5 cases (the in-register shuffle,
+  // up to 16), 20 cases (the in-memory one), and 3 ready cases out of 6 at uneven places
+  // (a random starting point alone would favour the case after the unready run).
+  // Each count is within 7 standard deviations of its mean.
+  auto counts = [](int n, std::vector<int> ready, int rounds) {
+    std::vector<weft::Chan<int>> chans;
+    for (int i = 0; i < n; i++) chans.emplace_back(1);
+    std::vector<int> hits(static_cast<std::size_t>(n));
+    auto on = [&](int i) {
+      return weft::on_recv(chans[static_cast<std::size_t>(i)],
+                           [&hits, i](std::optional<int>) { hits[static_cast<std::size_t>(i)]++; });
+    };
+    for (int r = 0; r < rounds; r++) {
+      for (int i : ready) chans[static_cast<std::size_t>(i)].try_send(i);
+      if (n == 5)
+        weft::select(on(0), on(1), on(2), on(3), on(4));
+      else if (n == 6)
+        weft::select(on(0), on(1), on(2), on(3), on(4), on(5));
+      else
+        weft::select(on(0), on(1), on(2), on(3), on(4), on(5), on(6), on(7), on(8), on(9), on(10),
+                     on(11), on(12), on(13), on(14), on(15), on(16), on(17), on(18), on(19));
+      for (int i : ready) (void)chans[static_cast<std::size_t>(i)].try_recv();  // drain the rest
+    }
+    return hits;
+  };
+  run([&] {
+    auto within = [](int hits, int rounds, int k) {
+      const double mean = static_cast<double>(rounds) / k;
+      const double sd = std::sqrt(rounds * (1.0 / k) * (1 - 1.0 / k));
+      return std::abs(hits - mean) < 7 * sd;
+    };
+    auto five = counts(5, {0, 1, 2, 3, 4}, 10000);
+    for (int i = 0; i < 5; i++)
+      EXPECT_PRED3(within, five[static_cast<std::size_t>(i)], 10000, 5) << i;
+    auto twenty =
+        counts(20, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19}, 20000);
+    for (int i = 0; i < 20; i++)
+      EXPECT_PRED3(within, twenty[static_cast<std::size_t>(i)], 20000, 20) << i;
+    auto some = counts(6, {0, 2, 5}, 9000);
+    for (int i : {0, 2, 5}) EXPECT_PRED3(within, some[static_cast<std::size_t>(i)], 9000, 3) << i;
+    for (int i : {1, 3, 4}) EXPECT_EQ(some[static_cast<std::size_t>(i)], 0) << i;
   });
 }
 
