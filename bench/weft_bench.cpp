@@ -57,6 +57,19 @@ long arg(int argc, char** argv, int i, long fallback) {
   return argc > i ? std::atol(argv[i]) : fallback;
 }
 
+// sched_fields() is the scheduler's side of a run, appended to some benchmarks' lines:
+// fiber switches, steals (fibers moved between Ps), and an M's sleeps for lack of work
+// and wake-ups by another thread.
+std::string sched_fields() {
+  const weft::SchedStats st = weft::stats();
+  char buf[160];
+  std::snprintf(
+      buf, sizeof buf, "switches=%llu steals=%llu parks=%llu wakeups=%llu",
+      static_cast<unsigned long long>(st.switches), static_cast<unsigned long long>(st.steals),
+      static_cast<unsigned long long>(st.parks), static_cast<unsigned long long>(st.wakeups));
+  return buf;
+}
+
 void spawn(long n) {
   weft::run([n] {
     auto t0 = weft::now_ns();
@@ -65,8 +78,8 @@ void spawn(long n) {
     for (long i = 0; i < n; i++) weft::go([wg] { wg.done(); });
     wg.wait();
     double ms = ms_since(t0);
-    std::printf("bench=spawn impl=weft n=%ld elapsed_ms=%.3f ns_per_op=%.1f\n", n, ms,
-                ms * 1e6 / static_cast<double>(n));
+    std::printf("bench=spawn impl=weft n=%ld elapsed_ms=%.3f ns_per_op=%.1f %s\n", n, ms,
+                ms * 1e6 / static_cast<double>(n), sched_fields().c_str());
   });
 }
 
@@ -251,8 +264,8 @@ void pingpong(long n) {
     double ms = ms_since(t0);
     a.close();
     done.wait();
-    std::printf("bench=pingpong impl=weft n=%ld elapsed_ms=%.3f ns_per_roundtrip=%.1f\n", n, ms,
-                ms * 1e6 / static_cast<double>(n));
+    std::printf("bench=pingpong impl=weft n=%ld elapsed_ms=%.3f ns_per_roundtrip=%.1f %s\n", n, ms,
+                ms * 1e6 / static_cast<double>(n), sched_fields().c_str());
   });
 }
 
@@ -308,15 +321,8 @@ void select_bench(long n) {
                    weft::on_recv(c[2], count), weft::on_recv(c[3], count));
     double ms = ms_since(t0);
     producers.wait();
-    // The scheduler's side of it: how often the fibers moved between Ps (steals) and
-    // how often a thread ran out of work and slept (parks).
-    const weft::SchedStats st = weft::stats();
-    std::printf(
-        "bench=select impl=weft n=%ld elapsed_ms=%.3f ns_per_msg=%.1f switches=%llu steals=%llu "
-        "parks=%llu\n",
-        each * 4, ms, ms * 1e6 / static_cast<double>(each * 4),
-        static_cast<unsigned long long>(st.switches), static_cast<unsigned long long>(st.steals),
-        static_cast<unsigned long long>(st.parks));
+    std::printf("bench=select impl=weft n=%ld elapsed_ms=%.3f ns_per_msg=%.1f %s\n", each * 4, ms,
+                ms * 1e6 / static_cast<double>(each * 4), sched_fields().c_str());
   });
 }
 
