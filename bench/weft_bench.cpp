@@ -59,14 +59,14 @@ long arg(int argc, char** argv, int i, long fallback) {
 
 // sched_fields() is the scheduler's side of a run, appended to some benchmarks' lines:
 // fiber switches, steals (fibers moved between Ps), and an M's sleeps for lack of work
-// and wake-ups by another thread.
+// and wake-ups by another thread, and the system monitor's ticks.
 std::string sched_fields() {
   const weft::SchedStats st = weft::stats();
   char buf[160];
-  std::snprintf(
-      buf, sizeof buf, "switches=%llu steals=%llu parks=%llu wakeups=%llu",
-      static_cast<unsigned long long>(st.switches), static_cast<unsigned long long>(st.steals),
-      static_cast<unsigned long long>(st.parks), static_cast<unsigned long long>(st.wakeups));
+  auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+  std::snprintf(buf, sizeof buf,
+                "switches=%llu steals=%llu parks=%llu wakeups=%llu sysmon_ticks=%llu",
+                u(st.switches), u(st.steals), u(st.parks), u(st.wakeups), u(st.sysmon_ticks));
   return buf;
 }
 
