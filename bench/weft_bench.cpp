@@ -406,6 +406,7 @@ double net_bench(long c, Serve serve, Client client) {
 void echo(long c, long n) {
   raise_fd_limit();
   weft::run([c, n] {
+    const std::uint64_t empty0 = weft::net::poller_stats().empty_reads;
     double ms = net_bench(
         c,
         [](weft::net::TcpConn& conn) {
@@ -425,8 +426,11 @@ void echo(long c, long n) {
           }
         });
     std::printf(
-        "bench=echo impl=weft conns=%ld n=%ld msg_bytes=%zu elapsed_ms=%.3f msgs_per_s=%.0f\n", c,
-        n, kEchoMsg, ms, static_cast<double>(n) / (ms / 1e3));
+        "bench=echo impl=weft conns=%ld n=%ld msg_bytes=%zu elapsed_ms=%.3f msgs_per_s=%.0f "
+        "empty_reads_per_roundtrip=%.3f\n",
+        c, n, kEchoMsg, ms, static_cast<double>(n) / (ms / 1e3),
+        static_cast<double>(weft::net::poller_stats().empty_reads - empty0) /
+            static_cast<double>(n));
   });
 }
 

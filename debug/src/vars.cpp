@@ -118,7 +118,8 @@ std::string vars_json() {
         {"polls", ps.polls},
         {"blocking_polls", ps.blocking_polls},
         {"fibers_woken", ps.fibers_woken},
-        {"wakes", ps.wakes}}},
+        {"wakes", ps.wakes},
+        {"empty_reads", ps.empty_reads}}},
       {"stacks", {{"kind", s.stack_kind}, {"allocated", s.stacks_allocated}}},
       {"memory", memory()},
   };

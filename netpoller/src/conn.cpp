@@ -285,6 +285,7 @@ PollerStats poller_stats() {
   st.blocking_polls = p.n_blocking_polls.load(std::memory_order_relaxed);
   st.fibers_woken = p.n_woken.load(std::memory_order_relaxed);
   st.wakes = p.n_wakes.load(std::memory_order_relaxed);
+  st.empty_reads = p.n_empty_reads.load(std::memory_order_relaxed);
   return st;
 }
 

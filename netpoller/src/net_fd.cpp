@@ -4,8 +4,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstring>
 #include <mutex>
 
 #include "poller.h"
@@ -133,21 +135,49 @@ Result<std::size_t> NetFd::read(void* buf, std::size_t len) {
   // FIN can come in the same event as the data (events that arrive before a poll are
   // reported once), and the short read leaves it behind with no event to come; hence
   // read_end, which the poller sets before it readies the slot.
+  if (spill_len_ > 0) return take_spill(buf, len);
   if (drained()) {
     read_drained_ = false;
     if (std::error_code ec = wait(false)) return ec;
   }
   for (;;) {
-    long n = sys::read(fd_, buf, len);
-    if (n > 0) {
-      read_drained_ = static_cast<std::size_t>(n) < len;
-      return static_cast<std::size_t>(n);
-    }
+    long n = read_syscall(buf, len);
+    if (n > 0) return static_cast<std::size_t>(n);
     if (n == 0) return Error::eof;
     if (n == -EINTR) continue;
     if (n != -EAGAIN) return errno_code(n);
+    Poller::get().n_empty_reads.fetch_add(1, std::memory_order_relaxed);
     if (std::error_code ec = wait(false)) return ec;
   }
+}
+
+// read_syscall() reads once; on data it sets read_drained_, and leaves what went past
+// len in the spill. REQUIRES: rmu_ held, the spill empty.
+long NetFd::read_syscall(void* buf, std::size_t len) {
+  if (len >= kSpill) {
+    long n = sys::read(fd_, buf, len);
+    if (n > 0) read_drained_ = static_cast<std::size_t>(n) < len;
+    return n;
+  }
+  if (!spill_) weft::detail::systemstack([this] { spill_.reset(new char[kSpill]); });
+  iovec iov[2] = {{buf, len}, {spill_.get(), kSpill}};
+  long n = sys::readv(fd_, iov, 2);
+  if (n <= 0) return n;
+  const auto got = static_cast<std::size_t>(n);
+  read_drained_ = got < len + kSpill;
+  if (got <= len) return n;
+  spill_off_ = 0;
+  spill_len_ = static_cast<std::uint32_t>(got - len);
+  return static_cast<long>(len);
+}
+
+// take_spill() serves a read from the spill. REQUIRES: rmu_ held, the spill not empty.
+std::size_t NetFd::take_spill(void* buf, std::size_t len) {
+  const std::size_t k = std::min<std::size_t>(len, spill_len_);
+  std::memcpy(buf, spill_.get() + spill_off_, k);
+  spill_off_ += static_cast<std::uint32_t>(k);
+  spill_len_ -= static_cast<std::uint32_t>(k);
+  return k;
 }
 
 namespace {
@@ -167,6 +197,7 @@ Result<bool> NetFd::readable() {
   if (!acquire()) return Error::closed;
   Defer done{[this] { release(); }};
   std::lock_guard lock(rmu_);
+  if (spill_len_ > 0) return true;
   // After a short read, nothing new unless the poller has said so since.
   if (drained() && pd_->rg.load(std::memory_order_seq_cst) != PollDesc::kReady)
     return false;
@@ -181,6 +212,7 @@ std::error_code NetFd::wait_readable() {
   Defer done{[this] { release(); }};
   std::lock_guard lock(rmu_);
   if (std::error_code ec = check(false)) return ec;
+  if (spill_len_ > 0) return {};
   // Edge-triggered: the readiness that wait() consumes was set by the last edge, which
   // may predate data a previous read left behind; so look first, and wait only after a
   // look found nothing (the next arrival is then a new edge).

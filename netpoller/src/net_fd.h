@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 
 #include "poll_desc.h"
 #include "weft/mutex.h"
@@ -65,6 +66,8 @@ class NetFd {
   bool drained() const {
     return read_drained_ && !pd_->read_end.load(std::memory_order_seq_cst);
   }
+  long read_syscall(void* buf, std::size_t len);  // read(2), or readv(2) into the spill too
+  std::size_t take_spill(void* buf, std::size_t len);
 
   ~NetFd();  // via unref() only
   static constexpr std::uint64_t kClosed = 1ull << 63;
@@ -79,6 +82,16 @@ class NetFd {
   // then, so the next read waits for readiness before its system call instead of
   // spending one on EAGAIN (guarded by rmu_).
   bool read_drained_ = false;
+  // A small read (under kSpill bytes) asks the kernel for kSpill bytes more, into the
+  // spill: only a read that returns less than it asked for tells a drained socket from
+  // one emptied to the exact byte, and a request/response peer reads exact sizes (a
+  // header, a 64-byte reply). Without it, the read after such a reply spends a system
+  // call on EAGAIN before it parks -- one in five of an echo client's. What lands in the
+  // spill is the next read's, before the socket's. Allocated at the first small read;
+  // guarded by rmu_.
+  static constexpr std::size_t kSpill = 512;
+  std::unique_ptr<char[]> spill_;
+  std::uint32_t spill_off_ = 0, spill_len_ = 0;
 };
 
 std::error_code errno_code(long neg_errno);

@@ -36,6 +36,7 @@ class Poller : public weft::detail::NetpollHook {
   // and wake() calls, and passes each poll's result through polled().
   std::atomic<std::int64_t> n_registered{0};
   std::atomic<std::uint64_t> n_polls{0}, n_blocking_polls{0}, n_woken{0}, n_wakes{0};
+  std::atomic<std::uint64_t> n_empty_reads{0};  // counted by NetFd::read
 
  protected:
   weft::detail::G* polled(std::int64_t delay_ns, weft::detail::G* list);

@@ -23,6 +23,7 @@ inline long raw(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e =
 }
 #define WEFT_L(x) reinterpret_cast<long>(x)
 inline long read(int fd, void* p, size_t n) { return raw(SYS_read, fd, WEFT_L(p), long(n)); }
+inline long readv(int fd, const iovec* v, int n) { return raw(SYS_readv, fd, WEFT_L(v), n); }
 inline long send(int fd, const void* p, size_t n, int flags) {
   return raw(SYS_sendto, fd, WEFT_L(p), long(n), flags, 0, 0);
 }
@@ -62,6 +63,7 @@ inline long getpeername(int fd, sockaddr* a, socklen_t* l) {
 #else
 inline long ret(long r) { return r < 0 ? -errno : r; }
 inline long read(int fd, void* p, size_t n) { return ret(::read(fd, p, n)); }
+inline long readv(int fd, const iovec* v, int n) { return ret(::readv(fd, v, n)); }
 inline long send(int fd, const void* p, size_t n, int flags) {
   return ret(::send(fd, p, n, flags));
 }

@@ -126,6 +126,50 @@ TEST_P(NetTest, WaitReadableWithoutABuffer) {
   });
 }
 
+// Exact-size reads, as a request/response peer makes: what a small read takes past its
+// length (the spill) is the next read's, in order, and readable()/wait_readable() count
+// it; and a read that took a whole reply knows the socket is empty, so the next one
+// parks without asking the kernel first (empty_reads). Without the spill every round
+// below costs two reads answered EAGAIN.
+TEST_P(NetTest, ExactSizeReadsKeepOrderAndSkipTheEmptyRead) {
+  run([&] {
+    auto [a, b] = net::pipe();
+    ASSERT_TRUE(a.write(std::string_view("one.two.three.")));
+    char m[4];
+    for (std::string_view want : {"one.", "two.", "thre"}) {
+      ASSERT_TRUE(b.read_full(m, sizeof m));
+      EXPECT_EQ(std::string_view(m, sizeof m), want);
+    }
+    EXPECT_TRUE(b.readable().value()) << "bytes in the spill are readable";
+    EXPECT_FALSE(b.wait_readable());
+    char rest[16];
+    auto n = b.read(rest, sizeof rest);
+    ASSERT_TRUE(n);
+    EXPECT_EQ(std::string_view(rest, *n), "e.");  // the spill only, no system call
+    EXPECT_FALSE(b.readable().value());
+
+    constexpr int kRounds = 200;
+    const std::uint64_t empty0 = net::poller_stats().empty_reads;
+    go([&b = b] {  // the server: one 64-byte reply per 64-byte request
+      char req[64];
+      while (b.read_full(req, sizeof req)) ASSERT_TRUE(b.write(req, sizeof req));
+    });
+    char req[64], rep[64];
+    std::memset(req, 'q', sizeof req);
+    for (int r = 0; r < kRounds; r++) {
+      std::memcpy(req, &r, sizeof r);
+      ASSERT_TRUE(a.write(req, sizeof req));
+      ASSERT_TRUE(a.read_full(rep, sizeof rep));
+      ASSERT_EQ(std::memcmp(req, rep, sizeof req), 0) << "round " << r;
+    }
+    const std::uint64_t empty = net::poller_stats().empty_reads - empty0;
+    // A readiness event for bytes a read has already taken costs one; not one a round.
+    EXPECT_LT(empty, kRounds / 4u) << "reads answered EAGAIN in " << kRounds << " rounds";
+    ASSERT_FALSE(a.close());
+    join();
+  });
+}
+
 TEST_P(NetTest, GatheredWritesArriveInOrder) {
   run([&] {
     auto [a, b] = net::pipe();

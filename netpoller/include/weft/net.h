@@ -293,6 +293,7 @@ struct PollerStats {
   std::uint64_t blocking_polls = 0;  // polls by the M waiting while every P was idle
   std::uint64_t fibers_woken = 0;    // fibers made runnable by readiness
   std::uint64_t wakes = 0;           // interruptions of a blocking poll
+  std::uint64_t empty_reads = 0;     // reads the kernel answered "would block" (EAGAIN)
 };
 PollerStats poller_stats();
 
