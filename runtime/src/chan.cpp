@@ -1,7 +1,14 @@
 // chan.cpp: channels (weft/chan.h), after Go's runtime/chan.go.
 //
 // One lock per channel (the spin word of recvq_) guards the buffer, both wait queues
-// and `closed_`; it is held for a few dozen instructions and never across a park.
+// and `closed_`; it is held for a few dozen instructions. A send or receive that waits
+// keeps it until its fiber is off its stack -- it is released after the switch, as Go's
+// gopark(chanparkcommit) does -- so a waker that pops a plain waiter knows its fiber is
+// asleep and is the only one that can have it: the waiter is won with no atomic claim
+// and readied directly (claim_locked(), park_locked()). A select's waiters are another
+// matter: one select waits on several channels, so its cases share a state word that
+// the first waker wins atomically (waiter.h), and select releases its locks before it
+// parks.
 // Invariants:
 //   - at most one of recvq_ and sendq_ is non-empty;
 //   - recvq_ non-empty => the buffer is empty; sendq_ non-empty => the buffer is full
@@ -31,16 +38,32 @@ namespace {
   throw ChanClosedError(what);
 }
 
-// park_or_spin() waits until w is woken: parks a fiber, spins a plain thread.
-void park_or_spin(Waiter* w, WaitReason reason) {
+// park_locked() waits until w (queued under the channel lock `l`, still held) is woken.
+// A fiber releases `l` after its switch (see the top of this file); a plain thread
+// releases it and spins on w's state.
+void park_locked(Waiter* w, WaitList& l, WaitReason reason) {
   if (w->g) {
-    waiter_park(w, reason);
+    park(
+        reason,
+        [](G*, void* list) {
+          wl_unlock(*static_cast<WaitList*>(list));
+          return true;
+        },
+        &l);
     return;
   }
-  std::uint32_t s;
-  while ((s = waiter_state(w).load(std::memory_order_acquire)) == Waiter::kRunning ||
-         s == Waiter::kClaiming)
-    leaf_sched_yield();
+  wl_unlock(l);
+  while (w->state.load(std::memory_order_acquire) != Waiter::kWoken) leaf_sched_yield();
+}
+
+// claim_locked() wins waiter w for a waker that holds w's channel lock and has popped
+// it; false if a select's waiter was already won through another channel. *to_ready
+// is then the fiber to ready() once the lock is released (nullptr for a thread).
+// Finish with waiter_claim_end() after writing w's results.
+inline bool claim_locked(Waiter* w, G** to_ready) {
+  if (w->sel) return waiter_claim_begin(w, to_ready);
+  *to_ready = w->g;  // parked for sure: it held this lock until after its switch
+  return true;
 }
 
 }  // namespace
@@ -88,7 +111,7 @@ inline void ChanCore::destroy_elem(void* p) const {
 bool ChanCore::give_locked(void* elem, G** to_ready) {
   *to_ready = nullptr;
   while (Waiter* r = wl_pop_front(recvq_)) {
-    if (!waiter_claim_begin(r, to_ready)) continue;
+    if (!claim_locked(r, to_ready)) continue;
     move_elem(r->elem, elem);
     r->handoff = true;
     r->fired = true;
@@ -110,7 +133,7 @@ bool ChanCore::give_locked(void* elem, G** to_ready) {
 bool ChanCore::take_locked(void* out, G** to_ready) {
   *to_ready = nullptr;
   while (Waiter* s = wl_pop_front(sendq_)) {
-    if (!waiter_claim_begin(s, to_ready)) continue;
+    if (!claim_locked(s, to_ready)) continue;
     if (cap_ == 0) {
       move_elem(out, s->elem);  // straight from the sender's stack
     } else {
@@ -153,9 +176,8 @@ void ChanCore::send(void* elem, const std::source_location& site) {
   w.g = getg();
   w.elem = elem;
   wl_push_back(sendq_, &w);
-  wl_unlock(recvq_);
   const std::int64_t t0 = block_start();
-  park_or_spin(&w, WaitReason::chan_send);
+  park_locked(&w, recvq_, WaitReason::chan_send);
   block_end(t0, WaitReason::chan_send, site);
   if (!w.handoff) throw_closed("send on closed channel");
 }
@@ -176,9 +198,8 @@ bool ChanCore::recv(void* out, const std::source_location& site) {
   w.g = getg();
   w.elem = out;
   wl_push_back(recvq_, &w);
-  wl_unlock(recvq_);
   const std::int64_t t0 = block_start();
-  park_or_spin(&w, WaitReason::chan_receive);
+  park_locked(&w, recvq_, WaitReason::chan_receive);
   block_end(t0, WaitReason::chan_receive, site);
   return w.handoff;
 }
@@ -222,7 +243,7 @@ void ChanCore::close() {
         Waiter* w = wl_pop_front(*q);
         if (!w) break;
         G* g = nullptr;
-        if (!waiter_claim_begin(w, &g)) continue;  // a select won elsewhere
+        if (!claim_locked(w, &g)) continue;  // a select won elsewhere
         w->fired = true;
         waiter_claim_end(w);
         if (g) batch[n++] = g;

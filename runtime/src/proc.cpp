@@ -913,7 +913,7 @@ void park(WaitReason reason, bool (*unlock)(G*, void*), void* arg) {
   g->wait_reason.store(reason, std::memory_order_relaxed);
   g->park_unlock = unlock;
   g->park_arg = arg;
-  g->status_since.store(coarse_now(), std::memory_order_relaxed);
+  g->status_since.store(tick_now(), std::memory_order_relaxed);
   switch_away(m, g, PostKind::park);
   g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
 }
@@ -972,7 +972,7 @@ void enter_blocking_impl() {
   if (!m || !m->curg || !m->p) return;  // a plain thread, or nested: nothing to hand off
   G* g = m->curg;
   P* p = m->p;
-  g->status_since.store(coarse_now(), std::memory_order_relaxed);
+  g->status_since.store(tick_now(), std::memory_order_relaxed);
   g->status.store(GStatus::syscall, std::memory_order_relaxed);
   trace_event(EventKind::blocking_enter, g->id);
   p->syscalltick.fetch_add(1, std::memory_order_relaxed);
@@ -1145,6 +1145,7 @@ int run_runtime(Function main_fn, Options opts) {
   netpoll_raise_nofile();
 
   auto* s = new Sched;
+  s->clock.store(coarse_now(), std::memory_order_relaxed);
   s->nprocs = procs;
   s->stack_size = stack_size;
   {

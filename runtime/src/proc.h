@@ -170,6 +170,11 @@ struct Sched {
   std::thread sysmon;
   Note sysmon_note;
   std::atomic<bool> sysmon_sleeping{false};
+  // coarse_now() as of sysmon's last tick, or of its wake-up from deep sleep: the time
+  // park() stamps a wait with (G::status_since). A load where reading the clock cost a
+  // fifteenth of an unbuffered channel round trip; at most one sysmon delay (10 ms) old
+  // while fibers run.
+  std::atomic<std::int64_t> clock{0};
   // Counters for rare events.
   std::atomic<std::uint64_t> n_parks{0}, n_wakeups{0}, n_handoffs{0}, n_preempt_requests{0},
       n_preemptions{0}, n_sysmon_ticks{0}, n_timer_fires{0}, n_stacks{0};
@@ -214,6 +219,8 @@ void globrunq_put(G* g);
 std::int64_t nanotime();
 // coarse_now() is a cheap, ~4 ms resolution monotonic clock for "time in state".
 std::int64_t coarse_now();
+// tick_now() is coarse_now() as sysmon last read it (Sched::clock): cheaper, coarser.
+inline std::int64_t tick_now() { return sched->clock.load(std::memory_order_relaxed); }
 
 // newproc() is go(): see weft/runtime.h.
 // newproc() moves from fn and name (on the system stack: moving a string may call libc).

@@ -197,6 +197,7 @@ void sysmon_loop(Sched* s, std::int64_t schedtrace, std::int64_t started) {
     else if (idle > 50)
       delay = std::min<std::int64_t>(delay * 2, 10'000'000);
     usleep_ns(delay);
+    s->clock.store(coarse_now(), std::memory_order_relaxed);
     // Deep sleep once the whole runtime has been idle for kQuietNs: idle at every tick,
     // and no P taken in between. Not at the first idle tick: a server at a moderate
     // rate goes idle between any two requests, and each deep sleep costs a futex wake
@@ -214,6 +215,7 @@ void sysmon_loop(Sched* s, std::int64_t schedtrace, std::int64_t started) {
         if (std::int64_t t = trimmer.idle_deadline(); t != 0 && (next == 0 || t < next)) next = t;
         s->sysmon_note.sleep_until_ns(next == 0 ? -1 : next);
       }
+      s->clock.store(coarse_now(), std::memory_order_relaxed);
       s->sysmon_sleeping.store(false, std::memory_order_seq_cst);
       s->sysmon_note.clear();
       idle = 0;
@@ -256,7 +258,10 @@ void sysmon_start(Sched* s) {
 }
 
 void sysmon_wake(Sched* s) {
-  if (s->sysmon_sleeping.load(std::memory_order_seq_cst)) s->sysmon_note.wakeup();
+  if (s->sysmon_sleeping.load(std::memory_order_seq_cst)) {
+    s->clock.store(coarse_now(), std::memory_order_relaxed);  // stale after a deep sleep
+    s->sysmon_note.wakeup();
+  }
 }
 
 }  // namespace weft::detail
