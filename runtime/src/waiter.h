@@ -67,7 +67,15 @@ inline bool wl_empty(const WaitList& l) { return l.head == nullptr; }
 // Inline: a channel asks its empty wait queue on every operation that needs no wait.
 inline Waiter* wl_pop_front(WaitList& l) {
   Waiter* w = l.head;
-  if (w) wl_remove(l, w);
+  if (!w) return nullptr;
+  Waiter* next = w->next;  // w->prev is null: w is the head
+  l.head = next;
+  if (next)
+    next->prev = nullptr;
+  else
+    l.tail = nullptr;
+  w->next = nullptr;
+  w->linked = false;
   return w;
 }
 
