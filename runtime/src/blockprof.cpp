@@ -25,10 +25,10 @@
 namespace weft {
 namespace detail {
 
-namespace {
-
 std::atomic<std::int64_t> g_block_rate{0};
 std::atomic<int> g_mutex_fraction{0};
+
+namespace {
 
 struct Key {
   const char* file;
@@ -108,10 +108,6 @@ std::vector<BlockRecord> dump(Table& t) {
 
 }  // namespace
 
-std::int64_t block_start() {
-  return g_block_rate.load(std::memory_order_relaxed) > 0 ? nanotime() : 0;
-}
-
 void block_record(std::int64_t t0, WaitReason reason, const std::source_location& site) {
   std::int64_t rate = g_block_rate.load(std::memory_order_relaxed);
   if (rate <= 0) return;
@@ -123,10 +119,6 @@ void block_record(std::int64_t t0, WaitReason reason, const std::source_location
   add(block_table(), site, reason, delay,
       reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)),
       reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
-}
-
-std::int64_t mutex_start() {
-  return g_mutex_fraction.load(std::memory_order_relaxed) > 0 ? nanotime() : 0;
 }
 
 void mutex_record(std::int64_t t0, const std::source_location& site) {

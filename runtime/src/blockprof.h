@@ -9,6 +9,7 @@
 // (site, reason) in a table; the pprof writers of a later layer add stacks.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <source_location>
 
@@ -16,13 +17,22 @@
 
 namespace weft::detail {
 
-std::int64_t block_start();
+// The profiles' settings (set_block_profile_rate(), set_mutex_profile_fraction()).
+extern std::atomic<std::int64_t> g_block_rate;
+extern std::atomic<int> g_mutex_fraction;
+std::int64_t nanotime();
+
 void block_record(std::int64_t t0, WaitReason reason, const std::source_location& site);
-std::int64_t mutex_start();
 void mutex_record(std::int64_t t0, const std::source_location& site);
 
-// The *_end() calls are inline so that a blocking path with profiling off pays one
+// All four are inline so that a blocking path with profiling off pays a load and a
 // compare, and never even calls the (library-using) recorder.
+inline std::int64_t block_start() {
+  return g_block_rate.load(std::memory_order_relaxed) > 0 ? nanotime() : 0;
+}
+inline std::int64_t mutex_start() {
+  return g_mutex_fraction.load(std::memory_order_relaxed) > 0 ? nanotime() : 0;
+}
 inline void block_end(std::int64_t t0, WaitReason reason, const std::source_location& site) {
   if (t0 != 0) block_record(t0, reason, site);
 }

@@ -874,11 +874,6 @@ __attribute__((noipa)) M* getm() {
   return tls_m;
 }
 
-G* getg() {
-  M* m = getm();
-  return m ? m->curg : nullptr;
-}
-
 std::int64_t nanotime() {
   struct timespec ts;
   leaf_clock_gettime(CLOCK_MONOTONIC, &ts);

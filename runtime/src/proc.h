@@ -195,7 +195,10 @@ extern Sched* sched;
 // that may switch.
 M* getm();
 // getg() is getm()->curg, or nullptr.
-G* getg();
+inline G* getg() {
+  M* m = getm();
+  return m ? m->curg : nullptr;
+}
 
 // park() parks the calling fiber with `reason`. After the switch, on the next context,
 // unlock(g, arg) runs; if it returns false the park is cancelled and g runs again.

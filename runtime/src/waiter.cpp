@@ -5,17 +5,6 @@
 
 namespace weft::detail {
 
-void wl_push_back(WaitList& l, Waiter* w) {
-  w->next = nullptr;
-  w->prev = l.tail;
-  if (l.tail)
-    l.tail->next = w;
-  else
-    l.head = w;
-  l.tail = w;
-  w->linked = true;
-}
-
 void wl_push_front(WaitList& l, Waiter* w) {
   w->prev = nullptr;
   w->next = l.head;
@@ -51,10 +40,6 @@ bool waiter_commit(G*, void* arg) {
 // The first half of a two-step claim is a claim whose mark is kClaiming.
 bool waiter_claim_begin(Waiter* w, G** to_ready) {
   return waiter_claim(w, Waiter::kClaiming, to_ready);
-}
-
-void waiter_claim_end(Waiter* w) {
-  waiter_state(w).store(Waiter::kWoken, std::memory_order_release);
 }
 
 bool waiter_claim(Waiter* w, std::uint32_t how, G** to_ready) {

@@ -60,11 +60,21 @@ struct Waiter {
 static_assert(sizeof(Waiter) == 64, "a Waiter is one cache line: see its payload");
 
 // List operations. REQUIRES: the list's lock is held.
-void wl_push_back(WaitList& l, Waiter* w);
+// Inline, as is the handshake's last step below: each is a handful of instructions on
+// every blocking operation's path, where a call's prologue and epilogue cost as much.
+inline void wl_push_back(WaitList& l, Waiter* w) {
+  w->next = nullptr;
+  w->prev = l.tail;
+  if (l.tail)
+    l.tail->next = w;
+  else
+    l.head = w;
+  l.tail = w;
+  w->linked = true;
+}
 void wl_push_front(WaitList& l, Waiter* w);
 void wl_remove(WaitList& l, Waiter* w);  // REQUIRES: w->linked
 inline bool wl_empty(const WaitList& l) { return l.head == nullptr; }
-// Inline: a channel asks its empty wait queue on every operation that needs no wait.
 inline Waiter* wl_pop_front(WaitList& l) {
   Waiter* w = l.head;
   if (!w) return nullptr;
@@ -112,6 +122,8 @@ bool waiter_claim(Waiter* w, std::uint32_t how, G** to_ready);
 // waiter results (a channel element, a flag): begin wins the waiter (false if someone
 // else already has), the waker writes the results, end publishes them and releases it.
 bool waiter_claim_begin(Waiter* w, G** to_ready);
-void waiter_claim_end(Waiter* w);
+inline void waiter_claim_end(Waiter* w) {
+  waiter_state(w).store(Waiter::kWoken, std::memory_order_release);
+}
 
 }  // namespace weft::detail
