@@ -108,7 +108,7 @@ inline void ChanCore::destroy_elem(void* p) const {
 // waiter may already have been won through another channel, and is then skipped --
 // and *to_ready is the fiber to ready() once the lock is released.
 // REQUIRES: the channel lock is held and the channel is open.
-bool ChanCore::give_locked(void* elem, G** to_ready) {
+__attribute__((always_inline)) inline bool ChanCore::give_locked(void* elem, G** to_ready) {
   *to_ready = nullptr;
   while (Waiter* r = wl_pop_front(recvq_)) {
     if (!claim_locked(r, to_ready)) continue;
@@ -130,7 +130,7 @@ bool ChanCore::give_locked(void* elem, G** to_ready) {
 
 // take_locked() completes a receive without waiting, if it can: from a waiting sender
 // (claimed as above) or from the buffer. REQUIRES: the channel lock is held.
-bool ChanCore::take_locked(void* out, G** to_ready) {
+__attribute__((always_inline)) inline bool ChanCore::take_locked(void* out, G** to_ready) {
   *to_ready = nullptr;
   while (Waiter* s = wl_pop_front(sendq_)) {
     if (!claim_locked(s, to_ready)) continue;
