@@ -20,6 +20,7 @@
 #include "weft/chan.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -293,6 +294,28 @@ namespace {
 // [0, i] by a multiply-shift (a division costs more than the rest); up to 16 cases the
 // permutation is shuffled as nibbles of one register, which spares the byte swaps'
 // store-to-load round trips through memory.
+//
+// Up to four cases -- the common select -- a permutation is instead picked whole from a
+// table of them all (nibble-packed, at most 24): one multiply for the three steps.
+template <int N>
+constexpr auto all_permutations() {
+  constexpr int kCount = N == 2 ? 2 : N == 3 ? 6 : 24;
+  std::array<std::uint16_t, kCount> out{};
+  std::array<int, N> p{};
+  for (int i = 0; i < N; i++) p[static_cast<std::size_t>(i)] = i;
+  for (std::size_t k = 0; k < out.size(); k++) {
+    std::uint16_t packed = 0;
+    for (int i = 0; i < N; i++)
+      packed = static_cast<std::uint16_t>(packed | p[static_cast<std::size_t>(i)] << (4 * i));
+    out[k] = packed;
+    std::next_permutation(p.begin(), p.end());
+  }
+  return out;
+}
+constexpr auto kPerms2 = all_permutations<2>();
+constexpr auto kPerms3 = all_permutations<3>();
+constexpr auto kPerms4 = all_permutations<4>();
+
 void poll_order(std::uint8_t* order, int n) {
   thread_local std::uint64_t rng = 0x9E3779B97F4A7C15ULL ^ reinterpret_cast<std::uintptr_t>(&rng);
   auto next = [] {
@@ -302,6 +325,17 @@ void poll_order(std::uint8_t* order, int n) {
     return rng;
   };
   std::uint64_t r = next();
+  if (n <= 4) {
+    if (n <= 1) {
+      order[0] = 0;
+      return;
+    }
+    const std::uint16_t* table = n == 2 ? kPerms2.data() : n == 3 ? kPerms3.data() : kPerms4.data();
+    const std::uint64_t count = n == 2 ? kPerms2.size() : n == 3 ? kPerms3.size() : kPerms4.size();
+    const std::uint16_t perm = table[((r & 0xFFFF) * count) >> 16];
+    for (int i = 0; i < n; i++) order[i] = static_cast<std::uint8_t>((perm >> (4 * i)) & 0xF);
+    return;
+  }
   int bits = 64;
   auto pick = [&](int i) {  // uniform enough in [0, i]
     if (bits < 16) r = next(), bits = 64;

@@ -2,6 +2,7 @@
 // runtime/src/time.cpp tick(), weft/select.h).
 #include "weft/select.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <string>
@@ -267,6 +268,44 @@ TEST_P(SelectTest, FairAmongReadyCasesOfManyAndOfSome) {
     auto some = counts(6, {0, 2, 5}, 9000);
     for (int i : {0, 2, 5}) EXPECT_PRED3(within, some[static_cast<std::size_t>(i)], 9000, 3) << i;
     for (int i : {1, 3, 4}) EXPECT_EQ(some[static_cast<std::size_t>(i)], 0) << i;
+  });
+}
+
+TEST_P(SelectTest, FairAmongReadyCasesOfFew) {
+  // Up to four cases the poll order is a permutation drawn whole from a table: uniform
+  // among the ready cases with 3 and 4 cases all ready, and with 3 ready of 4 (a table
+  // of rotations only would favour case 3, after the unready one). Each count is within
+  // 7 standard deviations of its mean.
+  run([&] {
+    auto within = [](int hits, int rounds, int k) {
+      const double mean = static_cast<double>(rounds) / k;
+      const double sd = std::sqrt(rounds * (1.0 / k) * (1 - 1.0 / k));
+      return std::abs(hits - mean) < 7 * sd;
+    };
+    weft::Chan<int> c[4] = {weft::Chan<int>(1), weft::Chan<int>(1), weft::Chan<int>(1),
+                            weft::Chan<int>(1)};
+    int hits[4] = {0, 0, 0, 0};
+    auto on = [&](int i) {
+      return weft::on_recv(c[i], [&hits, i](std::optional<int>) { hits[i]++; });
+    };
+    auto round = [&](std::initializer_list<int> ready, int n) {
+      for (int i : ready) c[i].try_send(i);
+      if (n == 3)
+        weft::select(on(0), on(1), on(2));
+      else
+        weft::select(on(0), on(1), on(2), on(3));
+      for (int i : ready) (void)c[i].try_recv();  // drain the rest
+    };
+    constexpr int kRounds = 12000;
+    for (int r = 0; r < kRounds; r++) round({0, 1, 2}, 3);
+    for (int i = 0; i < 3; i++) EXPECT_PRED3(within, hits[i], kRounds, 3) << "3 of 3, case " << i;
+    std::fill(hits, hits + 4, 0);
+    for (int r = 0; r < kRounds; r++) round({0, 1, 2, 3}, 4);
+    for (int i = 0; i < 4; i++) EXPECT_PRED3(within, hits[i], kRounds, 4) << "4 of 4, case " << i;
+    std::fill(hits, hits + 4, 0);
+    for (int r = 0; r < kRounds; r++) round({0, 1, 3}, 4);
+    for (int i : {0, 1, 3}) EXPECT_PRED3(within, hits[i], kRounds, 3) << "3 of 4, case " << i;
+    EXPECT_EQ(hits[2], 0);
   });
 }
 
