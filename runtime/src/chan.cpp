@@ -170,7 +170,7 @@ void ChanCore::send(void* elem, const std::source_location& site) {
   }
   if (give_locked(elem, &wake)) {
     wl_unlock(recvq_);
-    if (wake) ready(wake);
+    if (wake) ready_partner(wake);
     return;
   }
   Waiter w;
@@ -188,7 +188,7 @@ bool ChanCore::recv(void* out, const std::source_location& site) {
   wl_lock(recvq_);
   if (take_locked(out, &wake)) {
     wl_unlock(recvq_);
-    if (wake) ready(wake);
+    if (wake) ready_partner(wake);
     return true;
   }
   if (closed_) {
@@ -214,7 +214,7 @@ bool ChanCore::try_send(void* elem) {
   }
   const bool done = give_locked(elem, &wake);
   wl_unlock(recvq_);
-  if (wake) ready(wake);
+  if (wake) ready_partner(wake);
   return done;
 }
 
@@ -224,7 +224,7 @@ int ChanCore::try_recv(void* out) {
   const bool done = take_locked(out, &wake);
   const bool closed = closed_;
   wl_unlock(recvq_);
-  if (wake) ready(wake);
+  if (wake) ready_partner(wake);
   return done ? 1 : closed ? -1 : 0;
 }
 
@@ -389,7 +389,7 @@ int select_impl(SelCase* cases, int n, const std::source_location& site) {
     } else {
       return false;
     }
-    if (wake) ready(wake);
+    if (wake) ready_partner(wake);
     return true;
   };
 

@@ -55,6 +55,11 @@ struct G {
   // tail. Relaxed: the owner reads it on the G at its ring's tail, which a thief may
   // have taken meanwhile.
   std::atomic<bool> queued_front{false};
+  // nanotime() when a ready() displaced it, a hand-off's partner (`partner`), from
+  // runnext into its P's ring, else 0: thieves leave such a G to its P for kHotNs
+  // (proc.cpp, runq_steal()).
+  std::atomic<std::int64_t> ring_since{0};
+  bool partner = false;    // readied by ready_partner(); read by whoever displaces it
   G* allg_next = nullptr;  // registry (never unlinked: Gs are recycled)
   Function fn;             // the body; reset when it returns
   // Identity, written when a fiber starts and ends on this G, read by snapshots:

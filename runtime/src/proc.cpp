@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <typeinfo>
 
 #include "blockprof.h"
@@ -20,6 +21,7 @@
 #include "registry.h"
 #include "systemstack.h"
 #include "trace.h"
+#include "weft/detail/test_hooks.h"
 #include "weft/runtime.h"
 
 #if WEFT_SPLIT_STACK
@@ -171,11 +173,14 @@ void gfput(P* p, G* g) {
 // ---- run queues ---------------------------------------------------------------------
 
 void runq_put(P* p, G* g, bool next) {
+  std::int64_t since = 0;
   if (next) {
     G* old = p->runnext.exchange(g, std::memory_order_acq_rel);
     if (!old) return;
     g = old;  // the old runnext goes to the tail
+    if (old->partner) since = nanotime();
   }
+  g->ring_since.store(since, std::memory_order_relaxed);
   g->queued_front.store(false, std::memory_order_relaxed);  // (a stolen one may come flagged)
   while (!p->runq.push(g)) {
     // Full: move half of it to the global queue in one batch.
@@ -199,6 +204,7 @@ void runq_put(P* p, G* g, bool next) {
 void spawn_put(P* p, G* g) {
   G* old = p->runnext.exchange(g, std::memory_order_acq_rel);
   if (!old) return;
+  old->ring_since.store(0, std::memory_order_relaxed);
   old->queued_front.store(true, std::memory_order_relaxed);  // before a thief can see it
   if (p->runq.push_front(old)) return;
   runq_put(p, old, false);
@@ -252,8 +258,23 @@ G* globrunq_get(P* p, std::int64_t max) {
   return batch[0];
 }
 
-// runq_steal() moves half of victim's queue into p's and returns one G to run.
-G* runq_steal(P* p, P* victim, bool steal_runnext) {
+// A G that a hand-off displaced from runnext into its P's ring is left to that P for
+// this long: it is another fiber's partner in a hand-off (a producer its consumer woke),
+// and moving it to another core would have the pair bounce their channel's cache lines
+// between the cores with every message, where on one P they take turns. After that, a
+// thief takes it: its P is busy with something else. (Linux leaves a task that ran in
+// the last 0.5 ms to its CPU for the same reason; Go waits 3 µs before stealing a
+// runnext.) Gs queued any other way -- spawned, woken by the poller, yielded -- go at once.
+constexpr std::int64_t kHotNs = 50'000;
+
+// runq_steal() moves half of victim's queue into p's and returns one G to run; nullptr
+// if there is none, or if the first in line is still hot on victim (kHotNs; `now` is
+// nanotime()).
+G* runq_steal(P* p, P* victim, bool steal_runnext, std::int64_t now) {
+  if (G* first = victim->runq.front()) {
+    const std::int64_t since = first->ring_since.load(std::memory_order_relaxed);
+    if (since != 0 && now - since < kHotNs) return nullptr;
+  }
   G* batch[Runq::kSize / 2];
   std::uint32_t n = victim->runq.grab(batch);
   if (n == 0 && steal_runnext) {
@@ -424,6 +445,7 @@ inline void set_runnable_after_wait(G* g) {
 // park_cancelled(): a park's commit step found that the event it waits for already
 // happened; the fiber runs again next.
 __attribute__((noinline)) void park_cancelled(M* m, G* prev) {
+  prev->partner = false;
   trace_event(EventKind::fiber_unpark, prev->id);
   set_runnable_after_wait(prev);
   runq_put(m->p, prev, true);
@@ -583,6 +605,7 @@ bool any_queued_work(bool with_runnext) {
 
 G* steal_work(M* m, P* p, bool* inherit) {
   const int n = sched->nprocs;
+  const std::int64_t now = nanotime();
   for (int round = 0; round < 4; round++) {
     const bool last = round == 3;
     int start = static_cast<int>(fastrand(m) % static_cast<std::uint64_t>(n));
@@ -596,7 +619,7 @@ G* steal_work(M* m, P* p, bool* inherit) {
           if (G* g = runq_get(p, inherit)) return g;
         }
       }
-      if (G* g = runq_steal(p, victim, last)) {
+      if (G* g = runq_steal(p, victim, last, now)) {
         *inherit = false;
         return g;
       }
@@ -886,6 +909,20 @@ void gdestroy(M* m, G* g) {
 void ready_impl(G* g);
 FiberId newproc_impl(Function& fn, std::string& name, std::source_location site);
 
+// ---- test hooks (weft/detail/test_hooks.h) -------------------------------------------
+
+bool TEST_steal_hot(std::int64_t age_ns) {
+  auto victim = std::make_unique<P>();
+  auto thief = std::make_unique<P>();
+  auto g = std::make_unique<G>();
+  const std::int64_t now = nanotime();
+  g->ring_since.store(age_ns < 0 ? 0 : now - age_ns, std::memory_order_relaxed);
+  victim->runq.push(g.get());
+  return runq_steal(thief.get(), victim.get(), false, now) == g.get();
+}
+
+std::int64_t TEST_steal_hot_ns() { return kHotNs; }
+
 // ---- exported within the runtime -------------------------------------------------------
 
 __attribute__((noipa)) M* getm() {
@@ -933,6 +970,12 @@ void park(WaitReason reason, bool (*unlock)(G*, void*), void* arg) {
 }
 
 void ready(G* g) {
+  g->partner = false;
+  systemstack([g] { ready_impl(g); });
+}
+
+void ready_partner(G* g) {
+  g->partner = true;
   systemstack([g] { ready_impl(g); });
 }
 

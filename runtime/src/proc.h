@@ -207,6 +207,10 @@ inline G* getg() {
 void park(WaitReason reason, bool (*unlock)(G*, void*), void* arg);
 // ready() makes a waiting g runnable, in this P's runnext slot. Any thread.
 void ready(G* g);
+// ready_partner() is ready() for the other half of a hand-off (a channel's sender and
+// receiver): if another ready() then displaces g from runnext into the ring, thieves
+// leave it to this P for a while (kHotNs in proc.cpp).
+void ready_partner(G* g);
 // gosched() is yield() to the given queue. REQUIRES: m is getm(), running a fiber.
 void gosched(M* m, bool global);
 // check_preempt() honours a pending preemption request. Cheap; called by runtime entry

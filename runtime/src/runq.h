@@ -134,6 +134,15 @@ class Runq {
     return t == h ? nullptr : buf_[(t - 1) % kSize].load(std::memory_order_relaxed);
   }
 
+  // front() is the G at the head -- the next a thief takes -- or nullptr. For thieves, a
+  // look only: the owner may take or overwrite it meanwhile (Gs are never freed while
+  // the runtime runs).
+  G* front() const {
+    std::uint32_t h = index(head_.load(std::memory_order_acquire));
+    std::uint32_t t = tail_.load(std::memory_order_acquire);
+    return t == h ? nullptr : buf_[h % kSize].load(std::memory_order_relaxed);
+  }
+
   std::uint32_t size() const {
     std::uint32_t h = index(head_.load(std::memory_order_acquire));
     std::uint32_t t = tail_.load(std::memory_order_acquire);

@@ -364,6 +364,56 @@ TEST(ProcFairness, AFiberReadiedByABusyFiberRunsOnTheIdleP) {
   EXPECT_TRUE(ran_while_busy) << "the readied fiber waited for the busy one to park";
 }
 
+// A hand-off's partner that another ready() displaced from runnext into the ring is
+// left to its P for a while (a thief takes the Gs behind it only later); any other
+// queued G is taken at once.
+TEST(ProcSteal, AHandOffsDisplacedPartnerIsLeftToItsPForAWhile) {
+  const std::int64_t hot = weft::detail::TEST_steal_hot_ns();
+  EXPECT_FALSE(weft::detail::TEST_steal_hot(0)) << "just displaced";
+  EXPECT_FALSE(weft::detail::TEST_steal_hot(hot / 2));
+  EXPECT_TRUE(weft::detail::TEST_steal_hot(2 * hot)) << "waited long enough";
+  EXPECT_TRUE(weft::detail::TEST_steal_hot(-1)) << "queued some other way";
+}
+
+// ...but not stranded: a busy fiber that readies two receivers (the first displaced into
+// the ring by the second) and then runs without parking still has the first run on the
+// idle P, once it has stopped being hot.
+TEST(ProcSteal, AHotPartnerOfABusyFiberStillRunsOnTheIdleP) {
+  std::atomic<int> ran{0};
+  bool ran_while_busy = false;
+  weft::Options opts;
+  opts.procs = 2;
+  weft::run(
+      [&] {
+        weft::Chan<int> a(0), b(0);
+        weft::WaitGroup wg;
+        for (auto* ch : {&a, &b}) {
+          wg.add(1);
+          weft::go([ch = *ch, wg, &ran]() mutable {
+            ch.recv();
+            ran.fetch_add(1);
+            wg.done();
+          });
+        }
+        auto receivers_wait = [] {
+          int n = 0;
+          for (const weft::FiberInfo& f : weft::fibers())
+            n += f.wait_reason == weft::WaitReason::chan_receive;
+          return n == 2;
+        };
+        while (!receivers_wait()) weft::sleep_for(1ms);
+        a.send(1);  // a's receiver to runnext
+        b.send(2);  // b's receiver to runnext, a's to the ring: hot
+        const auto give_up = std::chrono::steady_clock::now() + 10s;
+        while (ran.load() == 0 && std::chrono::steady_clock::now() < give_up) {
+        }
+        ran_while_busy = ran.load() > 0;
+        wg.wait();
+      },
+      opts);
+  EXPECT_TRUE(ran_while_busy) << "the displaced receiver waited for the busy fiber to park";
+}
+
 TEST_P(ProcTest, ExceptionsCaughtInsideFibersSurviveSwitches) {
   std::atomic<int> ok{0};
   run([&] {

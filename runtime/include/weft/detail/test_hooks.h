@@ -25,6 +25,11 @@ std::uint64_t TEST_runq_race(int items, int thieves);
 // thread outside the runtime while `takers` threads take batches of varied size, as Ms
 // do, and returns how many entries were not taken exactly once.
 std::uint64_t TEST_globrunq_race(int items, int takers);
+// TEST_steal_hot() tells whether a thief takes the one G in a P's ring that a hand-off
+// displaced there `age_ns` ago (-1: a G queued any other way); TEST_steal_hot_ns() is
+// how long such a G is left to its P.
+bool TEST_steal_hot(std::int64_t age_ns);
+std::int64_t TEST_steal_hot_ns();
 // TEST_first_stack_size() is the usable size of the calling fiber's first segment.
 std::size_t TEST_first_stack_size();
 // TEST_fiber_has_segments() tells whether libgcc has mapped segments for the calling
