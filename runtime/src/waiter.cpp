@@ -5,17 +5,6 @@
 
 namespace weft::detail {
 
-void wl_push_front(WaitList& l, Waiter* w) {
-  w->prev = nullptr;
-  w->next = l.head;
-  if (l.head)
-    l.head->prev = w;
-  else
-    l.tail = w;
-  l.head = w;
-  w->linked = true;
-}
-
 void wl_remove(WaitList& l, Waiter* w) {
   if (w->prev)
     w->prev->next = w->next;

@@ -62,17 +62,16 @@ static_assert(sizeof(Waiter) == 64, "a Waiter is one cache line: see its payload
 // List operations. REQUIRES: the list's lock is held.
 // Inline, as is the handshake's last step below: each is a handful of instructions on
 // every blocking operation's path, where a call's prologue and epilogue cost as much.
-inline void wl_push_back(WaitList& l, Waiter* w) {
-  w->next = nullptr;
-  w->prev = l.tail;
-  if (l.tail)
-    l.tail->next = w;
-  else
-    l.head = w;
-  l.tail = w;
+// wl_insert() links w between prev and next, neighbours in l (a null one is that end).
+inline void wl_insert(WaitList& l, Waiter* prev, Waiter* next, Waiter* w) {
+  w->prev = prev;
+  w->next = next;
+  (prev ? prev->next : l.head) = w;
+  (next ? next->prev : l.tail) = w;
   w->linked = true;
 }
-void wl_push_front(WaitList& l, Waiter* w);
+inline void wl_push_back(WaitList& l, Waiter* w) { wl_insert(l, l.tail, nullptr, w); }
+inline void wl_push_front(WaitList& l, Waiter* w) { wl_insert(l, nullptr, l.head, w); }
 void wl_remove(WaitList& l, Waiter* w);  // REQUIRES: w->linked
 inline bool wl_empty(const WaitList& l) { return l.head == nullptr; }
 inline Waiter* wl_pop_front(WaitList& l) {
