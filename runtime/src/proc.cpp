@@ -442,39 +442,9 @@ inline void set_runnable_after_wait(G* g) {
   while (g->trim.load(std::memory_order_seq_cst)) [[unlikely]] cpu_relax();
 }
 
-// park_cancelled(): a park's commit step found that the event it waits for already
-// happened; the fiber runs again next.
-__attribute__((noinline)) void park_cancelled(M* m, G* prev) {
-  prev->partner = false;
-  trace_event(EventKind::fiber_unpark, prev->id);
-  set_runnable_after_wait(prev);
-  runq_put(m->p, prev, true);
-}
-
-// post_switch() finishes whatever the previous context left in m->post. Runs first
-// thing on every resumed context (see proc.h, "Switching").
-void post_switch(M* m);
-
-// post_switch_inline() is post_switch() with its common case, a park, inline: it runs
-// after every switch, where a call frame costs as much as the work.
-__attribute__((always_inline)) inline void post_switch_inline(M* m) {
-  if (m->post != PostKind::park) {
-    if (m->post != PostKind::none) post_switch(m);
-    return;
-  }
-  G* prev = m->post_g;
-  m->post = PostKind::none;
-  m->post_g = nullptr;
-  prev->status.store(GStatus::waiting, std::memory_order_release);
-  if (prev->park_unlock && !prev->park_unlock(prev, prev->park_arg)) park_cancelled(m, prev);
-}
-
-void post_switch(M* m) {
-  PostKind kind = m->post;
-  if (kind == PostKind::none) return;
-  G* prev = m->post_g;
-  m->post = PostKind::none;
-  m->post_g = nullptr;
+// post_switch_rest() is post_switch() for all but a park that commits: yields, exits,
+// and a park cancelled because the event it waits for already happened.
+__attribute__((noinline)) void post_switch_rest(M* m, PostKind kind, G* prev) {
   switch (kind) {
     case PostKind::none:
       break;
@@ -486,14 +456,32 @@ void post_switch(M* m) {
       prev->status.store(GStatus::runnable, std::memory_order_relaxed);
       globrunq_put(prev);
       break;
-    case PostKind::park:
-      prev->status.store(GStatus::waiting, std::memory_order_release);
-      if (prev->park_unlock && !prev->park_unlock(prev, prev->park_arg)) park_cancelled(m, prev);
+    case PostKind::park:  // cancelled: it runs again next
+      prev->partner = false;
+      trace_event(EventKind::fiber_unpark, prev->id);
+      set_runnable_after_wait(prev);
+      runq_put(m->p, prev, true);
       break;
     case PostKind::exit:
       gdestroy(m, prev);
       break;
   }
+}
+
+// post_switch() finishes whatever the previous context left in m->post. Runs first
+// thing on every resumed context (see proc.h, "Switching"). Inline: it runs after
+// every switch, and its common case, a park that commits, costs less than a call frame.
+__attribute__((always_inline)) inline void post_switch(M* m) {
+  const PostKind kind = m->post;
+  if (kind == PostKind::none) return;
+  G* prev = m->post_g;
+  m->post = PostKind::none;
+  m->post_g = nullptr;
+  if (kind == PostKind::park) {
+    prev->status.store(GStatus::waiting, std::memory_order_release);
+    if (!prev->park_unlock || prev->park_unlock(prev, prev->park_arg)) return;
+  }
+  post_switch_rest(m, kind, prev);
 }
 
 [[noreturn]] WEFT_NO_SPLIT_STACK void fiber_main(transfer_t t);
@@ -563,7 +551,7 @@ __attribute__((always_inline)) inline void switch_away(M* m, G* g, PostKind kind
   }
   // Resumed, possibly on another M: only `rec` tells which.
   M* now = static_cast<M*>(rec->arg);
-  systemstack([now] { post_switch_inline(now); });
+  systemstack([now] { post_switch(now); });
 }
 
 #if !WEFT_SPLIT_STACK
