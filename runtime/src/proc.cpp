@@ -268,12 +268,11 @@ G* globrunq_get(P* p, std::int64_t max) {
 constexpr std::int64_t kHotNs = 50'000;
 
 // runq_steal() moves half of victim's queue into p's and returns one G to run; nullptr
-// if there is none, or if the first in line is still hot on victim (kHotNs; `now` is
-// nanotime()).
-G* runq_steal(P* p, P* victim, bool steal_runnext, std::int64_t now) {
+// if there is none, or if the first in line is still hot on victim (kHotNs).
+G* runq_steal(P* p, P* victim, bool steal_runnext) {
   if (G* first = victim->runq.front()) {
     const std::int64_t since = first->ring_since.load(std::memory_order_relaxed);
-    if (since != 0 && now - since < kHotNs) return nullptr;
+    if (since != 0 && nanotime() - since < kHotNs) return nullptr;
   }
   G* batch[Runq::kSize / 2];
   std::uint32_t n = victim->runq.grab(batch);
@@ -593,7 +592,6 @@ bool any_queued_work(bool with_runnext) {
 
 G* steal_work(M* m, P* p, bool* inherit) {
   const int n = sched->nprocs;
-  const std::int64_t now = nanotime();
   for (int round = 0; round < 4; round++) {
     const bool last = round == 3;
     int start = static_cast<int>(fastrand(m) % static_cast<std::uint64_t>(n));
@@ -607,7 +605,7 @@ G* steal_work(M* m, P* p, bool* inherit) {
           if (G* g = runq_get(p, inherit)) return g;
         }
       }
-      if (G* g = runq_steal(p, victim, last, now)) {
+      if (G* g = runq_steal(p, victim, last)) {
         *inherit = false;
         return g;
       }
@@ -906,7 +904,7 @@ bool TEST_steal_hot(std::int64_t age_ns) {
   const std::int64_t now = nanotime();
   g->ring_since.store(age_ns < 0 ? 0 : now - age_ns, std::memory_order_relaxed);
   victim->runq.push(g.get());
-  return runq_steal(thief.get(), victim.get(), false, now) == g.get();
+  return runq_steal(thief.get(), victim.get(), false) == g.get();
 }
 
 std::int64_t TEST_steal_hot_ns() { return kHotNs; }
