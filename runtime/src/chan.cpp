@@ -24,6 +24,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <span>
 #include <thread>
 
 #include "blockprof.h"
@@ -297,17 +298,18 @@ namespace {
 //
 // Up to four cases -- the common select -- a permutation is instead picked whole from a
 // table of them all (nibble-packed, at most 24): one multiply for the three steps.
+constexpr std::size_t factorial(int n) {
+  return n <= 1 ? 1 : static_cast<std::size_t>(n) * factorial(n - 1);
+}
+
 template <int N>
-constexpr auto all_permutations() {
-  constexpr int kCount = N == 2 ? 2 : N == 3 ? 6 : 24;
-  std::array<std::uint16_t, kCount> out{};
+constexpr std::array<std::uint16_t, factorial(N)> all_permutations() {
+  std::array<std::uint16_t, factorial(N)> out{};
   std::array<int, N> p{};
   for (int i = 0; i < N; i++) p[static_cast<std::size_t>(i)] = i;
-  for (std::size_t k = 0; k < out.size(); k++) {
-    std::uint16_t packed = 0;
+  for (std::uint16_t& packed : out) {
     for (int i = 0; i < N; i++)
       packed = static_cast<std::uint16_t>(packed | p[static_cast<std::size_t>(i)] << (4 * i));
-    out[k] = packed;
     std::next_permutation(p.begin(), p.end());
   }
   return out;
@@ -315,6 +317,7 @@ constexpr auto all_permutations() {
 constexpr auto kPerms2 = all_permutations<2>();
 constexpr auto kPerms3 = all_permutations<3>();
 constexpr auto kPerms4 = all_permutations<4>();
+constexpr std::span<const std::uint16_t> kPerms[] = {{}, {}, kPerms2, kPerms3, kPerms4};
 
 void poll_order(std::uint8_t* order, int n) {
   thread_local std::uint64_t rng = 0x9E3779B97F4A7C15ULL ^ reinterpret_cast<std::uintptr_t>(&rng);
@@ -324,38 +327,38 @@ void poll_order(std::uint8_t* order, int n) {
     rng ^= rng << 17;
     return rng;
   };
-  std::uint64_t r = next();
-  if (n <= 4) {
-    if (n <= 1) {
-      order[0] = 0;
-      return;
-    }
-    const std::uint16_t* table = n == 2 ? kPerms2.data() : n == 3 ? kPerms3.data() : kPerms4.data();
-    const std::uint64_t count = n == 2 ? kPerms2.size() : n == 3 ? kPerms3.size() : kPerms4.size();
-    const std::uint16_t perm = table[((r & 0xFFFF) * count) >> 16];
-    for (int i = 0; i < n; i++) order[i] = static_cast<std::uint8_t>((perm >> (4 * i)) & 0xF);
+  if (n <= 1) {
+    order[0] = 0;
     return;
   }
+  std::uint64_t r = next();
   int bits = 64;
-  auto pick = [&](int i) {  // uniform enough in [0, i]
+  auto pick = [&](std::uint64_t count) {  // uniform enough in [0, count)
     if (bits < 16) r = next(), bits = 64;
-    const auto k = static_cast<int>(((r & 0xFFFF) * static_cast<std::uint64_t>(i + 1)) >> 16);
+    const auto k = static_cast<int>(((r & 0xFFFF) * count) >> 16);
     r >>= 16;
     bits -= 16;
     return k;
   };
-  if (n <= 16) {
-    std::uint64_t perm = 0xFEDCBA9876543210ULL;
+  if (n > 16) {
+    for (int i = 0; i < n; i++) order[i] = static_cast<std::uint8_t>(i);
+    for (int i = n - 1; i > 0; i--)
+      std::swap(order[i], order[pick(static_cast<std::uint64_t>(i + 1))]);
+    return;
+  }
+  std::uint64_t perm;
+  if (n <= 4) {
+    const std::span<const std::uint16_t> table = kPerms[n];
+    perm = table[static_cast<std::size_t>(pick(table.size()))];
+  } else {
+    perm = 0xFEDCBA9876543210ULL;
     for (int i = n - 1; i > 0; i--) {
-      const int k = pick(i);
+      const int k = pick(static_cast<std::uint64_t>(i + 1));
       const std::uint64_t x = ((perm >> (4 * i)) ^ (perm >> (4 * k))) & 0xF;
       perm ^= (x << (4 * i)) | (x << (4 * k));
     }
-    for (int i = 0; i < n; i++) order[i] = static_cast<std::uint8_t>((perm >> (4 * i)) & 0xF);
-    return;
   }
-  for (int i = 0; i < n; i++) order[i] = static_cast<std::uint8_t>(i);
-  for (int i = n - 1; i > 0; i--) std::swap(order[i], order[pick(i)]);
+  for (int i = 0; i < n; i++) order[i] = static_cast<std::uint8_t>((perm >> (4 * i)) & 0xF);
 }
 
 }  // namespace

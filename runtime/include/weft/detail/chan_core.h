@@ -54,8 +54,9 @@ inline constexpr ChanOps chan_ops_for = {
     sizeof(T), [](void* dst, void* src) { ::new (dst) T(std::move(*static_cast<T*>(src))); },
     [](void* p) { static_cast<T*>(p)->~T(); }, std::is_trivially_copyable_v<T>};
 
-// ChanCore's fields are guarded by lock_ (a spin word held for a few dozen
-// instructions, never across a park). Invariants (Go's chan.go):
+// ChanCore's fields are guarded by the spin word of recvq_, held for a few dozen
+// instructions -- and by a waiting send or receive until its fiber has switched away
+// (chan.cpp). Invariants (Go's chan.go):
 //   - recvq is non-empty only if the buffer is empty;
 //   - sendq is non-empty only if the buffer is full (for cap 0: always "full");
 //   - so never both a waiting sender and a waiting receiver.
