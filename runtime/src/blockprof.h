@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <source_location>
 
+#include "timer.h"  // nanotime()
 #include "weft/introspect.h"
 
 namespace weft::detail {
@@ -20,7 +21,6 @@ namespace weft::detail {
 // The profiles' settings (set_block_profile_rate(), set_mutex_profile_fraction()).
 extern std::atomic<std::int64_t> g_block_rate;
 extern std::atomic<int> g_mutex_fraction;
-std::int64_t nanotime();
 
 void block_record(std::int64_t t0, WaitReason reason, const std::source_location& site);
 void mutex_record(std::int64_t t0, const std::source_location& site);

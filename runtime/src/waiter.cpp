@@ -1,22 +1,9 @@
-// waiter.cpp: wait-list operations and the park/wake handshake. See waiter.h.
+// waiter.cpp: the park/wake handshake's out-of-line steps. See waiter.h.
 #include "waiter.h"
 
 #include "proc.h"
 
 namespace weft::detail {
-
-void wl_remove(WaitList& l, Waiter* w) {
-  if (w->prev)
-    w->prev->next = w->next;
-  else
-    l.head = w->next;
-  if (w->next)
-    w->next->prev = w->prev;
-  else
-    l.tail = w->prev;
-  w->next = w->prev = nullptr;
-  w->linked = false;
-}
 
 // Runs after the switch (post_switch): commit to sleeping unless already woken.
 bool waiter_commit(G*, void* arg) {

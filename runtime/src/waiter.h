@@ -72,19 +72,16 @@ inline void wl_insert(WaitList& l, Waiter* prev, Waiter* next, Waiter* w) {
 }
 inline void wl_push_back(WaitList& l, Waiter* w) { wl_insert(l, l.tail, nullptr, w); }
 inline void wl_push_front(WaitList& l, Waiter* w) { wl_insert(l, nullptr, l.head, w); }
-void wl_remove(WaitList& l, Waiter* w);  // REQUIRES: w->linked
+inline void wl_remove(WaitList& l, Waiter* w) {  // REQUIRES: w->linked
+  (w->prev ? w->prev->next : l.head) = w->next;
+  (w->next ? w->next->prev : l.tail) = w->prev;
+  w->next = w->prev = nullptr;
+  w->linked = false;
+}
 inline bool wl_empty(const WaitList& l) { return l.head == nullptr; }
 inline Waiter* wl_pop_front(WaitList& l) {
   Waiter* w = l.head;
-  if (!w) return nullptr;
-  Waiter* next = w->next;  // w->prev is null: w is the head
-  l.head = next;
-  if (next)
-    next->prev = nullptr;
-  else
-    l.tail = nullptr;
-  w->next = nullptr;
-  w->linked = false;
+  if (w) wl_remove(l, w);
   return w;
 }
 
