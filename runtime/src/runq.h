@@ -41,7 +41,7 @@ class Runq {
       std::uint32_t h = index(v);
       std::uint32_t t = tail_.load(std::memory_order_relaxed);
       if (t - h >= kSize) return false;
-      buf_[(h - 1) % kSize].store(g, std::memory_order_relaxed);
+      buf_[(h - 1) % kSize].store(g, std::memory_order_release);  // for front()
       if (head_.compare_exchange_weak(v, pack(tag(v) + 1, h - 1), std::memory_order_release,
                                       std::memory_order_relaxed))
         return true;
@@ -134,13 +134,21 @@ class Runq {
     return t == h ? nullptr : buf_[(t - 1) % kSize].load(std::memory_order_relaxed);
   }
 
-  // front() is the G at the head -- the next a thief takes -- or nullptr. For thieves, a
-  // look only: the owner may take or overwrite it meanwhile (Gs are never freed while
-  // the runtime runs).
+  // front() is the G at the head -- the next a thief takes -- or nullptr, for a thief to
+  // look at. The head is read again after the slot: the owner may have popped that G and
+  // pushed a new one at the front into the same slot, and only an unchanged head (its
+  // tag moves with every push at the front) says the slot's G is the one published with
+  // the head this call acquired -- so that its fields may be read. nullptr too when the
+  // head moved meanwhile.
   G* front() const {
-    std::uint32_t h = index(head_.load(std::memory_order_acquire));
-    std::uint32_t t = tail_.load(std::memory_order_acquire);
-    return t == h ? nullptr : buf_[h % kSize].load(std::memory_order_relaxed);
+    const std::uint64_t v = head_.load(std::memory_order_acquire);
+    const std::uint32_t h = index(v);
+    const std::uint32_t t = tail_.load(std::memory_order_acquire);
+    if (t == h) return nullptr;
+    // Acquire, against push_front()'s release: a G written there after a pop makes the
+    // second look see that pop's head.
+    G* g = buf_[h % kSize].load(std::memory_order_acquire);
+    return head_.load(std::memory_order_acquire) == v ? g : nullptr;
   }
 
   std::uint32_t size() const {
