@@ -290,14 +290,13 @@ namespace weft::detail {
 
 namespace {
 
-// poll_order() fills order[0..n) with a random permutation of 0..n-1: the order a select
-// polls its cases in (fairness). Fisher-Yates, with 16 random bits per step mapped onto
-// [0, i] by a multiply-shift (a division costs more than the rest); up to 16 cases the
-// permutation is shuffled as nibbles of one register, which spares the byte swaps'
-// store-to-load round trips through memory.
-//
-// Up to four cases -- the common select -- a permutation is instead picked whole from a
-// table of them all (nibble-packed, at most 24): one multiply for the three steps.
+// A select polls its cases in a random order (fairness): a uniformly random permutation
+// of 0..n-1. Fisher-Yates, with 16 random bits per step mapped onto [0, i] by a
+// multiply-shift (a division costs more than the rest). Up to 16 cases the permutation
+// is a 64-bit word of nibbles -- case j is (perm >> 4j) & 15 -- shuffled in a register
+// and read in one, which spares an order array's stores and loads; up to four cases --
+// the common select -- it is picked whole from a table of them all (at most 24): one
+// multiply for the three steps. Past 16 cases, a byte array.
 constexpr std::size_t factorial(int n) {
   return n <= 1 ? 1 : static_cast<std::size_t>(n) * factorial(n - 1);
 }
@@ -318,63 +317,71 @@ constexpr auto kPerms2 = all_permutations<2>();
 constexpr auto kPerms3 = all_permutations<3>();
 constexpr auto kPerms4 = all_permutations<4>();
 constexpr std::span<const std::uint16_t> kPerms[] = {{}, {}, kPerms2, kPerms3, kPerms4};
+constexpr int kPackedCases = 16;  // a permutation of up to this many cases is packed
 
-void poll_order(std::uint8_t* order, int n) {
-  thread_local std::uint64_t rng = 0x9E3779B97F4A7C15ULL ^ reinterpret_cast<std::uintptr_t>(&rng);
-  auto next = [] {
+// PollRng hands out 16-bit draws mapped onto [0, count), from a per-thread xorshift.
+class PollRng {
+ public:
+  PollRng() : r_(next()) {}
+  int pick(std::uint64_t count) {  // uniform enough in [0, count)
+    if (bits_ < 16) r_ = next(), bits_ = 64;
+    const auto k = static_cast<int>(((r_ & 0xFFFF) * count) >> 16);
+    r_ >>= 16;
+    bits_ -= 16;
+    return k;
+  }
+
+ private:
+  static std::uint64_t next() {
+    thread_local std::uint64_t rng = 0x9E3779B97F4A7C15ULL ^ reinterpret_cast<std::uintptr_t>(&rng);
     rng ^= rng << 13;
     rng ^= rng >> 7;
     rng ^= rng << 17;
     return rng;
-  };
-  if (n <= 1) {
-    order[0] = 0;
-    return;
   }
-  std::uint64_t r = next();
-  int bits = 64;
-  auto pick = [&](std::uint64_t count) {  // uniform enough in [0, count)
-    if (bits < 16) r = next(), bits = 64;
-    const auto k = static_cast<int>(((r & 0xFFFF) * count) >> 16);
-    r >>= 16;
-    bits -= 16;
-    return k;
-  };
-  if (n > 16) {
-    for (int i = 0; i < n; i++) order[i] = static_cast<std::uint8_t>(i);
-    for (int i = n - 1; i > 0; i--)
-      std::swap(order[i], order[pick(static_cast<std::uint64_t>(i + 1))]);
-    return;
-  }
-  std::uint64_t perm;
+  std::uint64_t r_;
+  int bits_ = 64;
+};
+
+// poll_perm(): the packed poll order of n <= kPackedCases cases.
+inline std::uint64_t poll_perm(int n) {
+  if (n <= 1) return 0;
+  PollRng rng;
   if (n <= 4) {
     const std::span<const std::uint16_t> table = kPerms[n];
-    perm = table[static_cast<std::size_t>(pick(table.size()))];
-  } else {
-    perm = 0xFEDCBA9876543210ULL;
-    for (int i = n - 1; i > 0; i--) {
-      const int k = pick(static_cast<std::uint64_t>(i + 1));
-      const std::uint64_t x = ((perm >> (4 * i)) ^ (perm >> (4 * k))) & 0xF;
-      perm ^= (x << (4 * i)) | (x << (4 * k));
-    }
+    return table[static_cast<std::size_t>(rng.pick(table.size()))];
   }
+  std::uint64_t perm = 0xFEDCBA9876543210ULL;
+  for (int i = n - 1; i > 0; i--) {
+    const int k = rng.pick(static_cast<std::uint64_t>(i + 1));
+    const std::uint64_t x = ((perm >> (4 * i)) ^ (perm >> (4 * k))) & 0xF;
+    perm ^= (x << (4 * i)) | (x << (4 * k));
+  }
+  return perm;
+}
+
+// unpack_perm() writes packed permutation perm of n cases out as bytes.
+inline void unpack_perm(std::uint64_t perm, std::uint8_t* order, int n) {
   for (int i = 0; i < n; i++) order[i] = static_cast<std::uint8_t>((perm >> (4 * i)) & 0xF);
+}
+
+// poll_order_big(): the poll order of more than kPackedCases cases, as bytes.
+void poll_order_big(std::uint8_t* order, int n) {
+  PollRng rng;
+  for (int i = 0; i < n; i++) order[i] = static_cast<std::uint8_t>(i);
+  for (int i = n - 1; i > 0; i--)
+    std::swap(order[i], order[rng.pick(static_cast<std::uint64_t>(i + 1))]);
 }
 
 }  // namespace
 
-// select_impl(): Go's selectgo. Cases with a null core are nil channels (never ready);
-// a case with `is_default` fires when nothing else is ready. Returns the index of the
-// case that fired; for a receive, cases[i].ok says whether a value arrived (false:
-// closed). Throws ChanClosedError for a send case on a closed channel.
-int select_impl(SelCase* cases, int n, const std::source_location& site) {
-  std::uint8_t order[64];
-  poll_order(order, n);
-
-  // try_case() completes case i if it is ready. REQUIRES: its channel is locked; on
+// SelectImpl holds select_impl()'s parts, which reach into ChanCore (a friend).
+class SelectImpl {
+ public:
+  // try_case() completes case c if it is ready. REQUIRES: its channel is locked; on
   // success every held lock has been released through `unlock`.
-  auto try_case = [&](int i, auto&& unlock) {
-    SelCase& c = cases[i];
+  template <class Unlock>
+  __attribute__((always_inline)) static bool try_case(SelCase& c, Unlock&& unlock) {
     G* wake = nullptr;
     if (c.send) {
       if (c.core->closed_) {
@@ -394,22 +401,56 @@ int select_impl(SelCase* cases, int n, const std::source_location& site) {
     }
     if (wake) ready_partner(wake);
     return true;
-  };
-
-  // First pass: each channel alone, under its own lock. When a select is busy (a
-  // consumer draining producers' channels) a case is usually ready, and one lock taken
-  // instead of all of them is what keeps it from bouncing every channel's cache line
-  // between the producers' cores and its own. Finding nothing this way proves nothing
-  // (the channels were looked at at different instants), so the locked pass below
-  // decides the default case and parking.
-  for (int j = 0; j < n; j++) {
-    SelCase& c = cases[order[j]];
-    if (c.is_default || !c.core) continue;
-    wl_lock(c.core->recvq_);
-    if (try_case(order[j], [&] { wl_unlock(c.core->recvq_); })) return order[j];
-    wl_unlock(c.core->recvq_);
   }
 
+  // try_alone() is try_case() under case c's own lock only: select's first pass.
+  __attribute__((always_inline)) static bool try_alone(SelCase& c) {
+    if (c.is_default || !c.core) return false;
+    WaitList& l = c.core->recvq_;
+    wl_lock(l);
+    if (try_case(c, [&] { wl_unlock(l); })) return true;
+    wl_unlock(l);
+    return false;
+  }
+
+  // wait() is select past its first pass: every channel locked (in address order) to
+  // decide between a ready case, the default case and parking on them all. Out of line:
+  // its frame (the waiters, the lock order) is what a select that finds a case ready
+  // at once -- the common, busy one -- does not pay for.
+  [[gnu::noinline]] static int wait(SelCase* cases, int n, const std::uint8_t* order,
+                                    const std::source_location& site);
+};
+
+// select_impl(): Go's selectgo. Cases with a null core are nil channels (never ready);
+// a case with `is_default` fires when nothing else is ready. Returns the index of the
+// case that fired; for a receive, cases[i].ok says whether a value arrived (false:
+// closed). Throws ChanClosedError for a send case on a closed channel.
+//
+// First pass: each channel alone, under its own lock, in poll order. When a select is
+// busy (a consumer draining producers' channels) a case is usually ready, and one lock
+// taken instead of all of them is what keeps it from bouncing every channel's cache line
+// between the producers' cores and its own. Finding nothing this way proves nothing
+// (the channels were looked at at different instants), so wait()'s locked pass decides
+// the default case and parking.
+int select_impl(SelCase* cases, int n, const std::source_location& site) {
+  std::uint8_t order[64];
+  if (n <= kPackedCases) {
+    const std::uint64_t perm = poll_perm(n);
+    for (int j = 0; j < n; j++) {
+      const auto i = static_cast<int>((perm >> (4 * j)) & 0xF);
+      if (SelectImpl::try_alone(cases[i])) return i;
+    }
+    unpack_perm(perm, order, n);
+  } else {
+    poll_order_big(order, n);
+    for (int j = 0; j < n; j++)
+      if (SelectImpl::try_alone(cases[order[j]])) return order[j];
+  }
+  return SelectImpl::wait(cases, n, order, site);
+}
+
+int SelectImpl::wait(SelCase* cases, int n, const std::uint8_t* order,
+                     const std::source_location& site) {
   // The channels, once each, in address order: the order every select locks them in.
   ChanCore* chans[64];
   int nchans = 0;
@@ -437,7 +478,7 @@ int select_impl(SelCase* cases, int n, const std::source_location& site) {
   for (int j = 0; j < n; j++) {
     SelCase& c = cases[order[j]];
     if (c.is_default || !c.core) continue;
-    if (try_case(order[j], unlock_all)) return order[j];
+    if (try_case(c, unlock_all)) return order[j];
   }
   if (default_case >= 0) {
     unlock_all();

@@ -270,10 +270,7 @@ constexpr std::int64_t kHotNs = 50'000;
 // runq_steal() moves half of victim's queue into p's and returns one G to run; nullptr
 // if there is none, or if the first in line is still hot on victim (kHotNs).
 G* runq_steal(P* p, P* victim, bool steal_runnext) {
-  if (G* first = victim->runq.front()) {
-    const std::int64_t since = first->ring_since.load(std::memory_order_relaxed);
-    if (since != 0 && nanotime() - since < kHotNs) return nullptr;
-  }
+  if (hot_until(victim) != 0) return nullptr;
   G* batch[Runq::kSize / 2];
   std::uint32_t n = victim->runq.grab(batch);
   if (n == 0 && steal_runnext) {
@@ -389,7 +386,7 @@ bool stopm(M* m) {
   return true;
 }
 
-bool any_queued_work(bool with_runnext = true);
+bool any_queued_work(bool with_runnext = true, std::int64_t* hot = nullptr);
 
 // resetspinning(): m found work and stops spinning. go() and ready() wake no M while
 // one spins, counting on it; so the last spinner to stop wakes another if work is still
@@ -581,12 +578,20 @@ std::int64_t earliest_timer() {
 
 // any_queued_work(): a fiber waits in the global queue or in some P's run queue -- its
 // local ring, or also its runnext slot when `with_runnext` (resetspinning() leaves
-// runnext to its P, as ready() does).
-bool any_queued_work(bool with_runnext) {
+// runnext to its P, as ready() does) -- where a thief may take it now. A ring whose
+// first G is hot (kHotNs) is not such work: an M that found only that sleeps instead of
+// spinning on its P's queue (and its cache lines) for as long, and *hot (if given) says
+// until when, the earliest, for it to look again.
+bool any_queued_work(bool with_runnext, std::int64_t* hot) {
+  if (hot) *hot = 0;
   if (sched->runqsize.load(std::memory_order_seq_cst) > 0) return true;
-  for (P* q : sched->allp)
-    if (!q->runq.empty() || (with_runnext && q->runnext.load(std::memory_order_seq_cst)))
-      return true;
+  for (P* q : sched->allp) {
+    if (with_runnext && q->runnext.load(std::memory_order_seq_cst)) return true;
+    if (q->runq.empty()) continue;
+    const std::int64_t until = hot_until(q);
+    if (until == 0) return true;
+    if (hot && (*hot == 0 || until < *hot)) *hot = until;
+  }
   return false;
 }
 
@@ -695,8 +700,13 @@ top:
     m->spinning = false;
     sched->nmspinning.fetch_sub(1, std::memory_order_seq_cst);
   }
-  const bool work =
-      was_spinning ? any_queued_work() : sched->runqsize.load(std::memory_order_seq_cst) > 0;
+  std::int64_t hot = 0;  // queued Gs hot until then: look again at that time
+  const bool work = was_spinning ? any_queued_work(true, &hot)
+                                 : sched->runqsize.load(std::memory_order_seq_cst) > 0;
+  auto wake_time = [&hot] {  // the next timer, or the end of a hot G's time if earlier
+    const std::int64_t t = earliest_timer();
+    return t == 0 || (hot != 0 && hot < t) ? hot : t;
+  };
   if (work) {
     sched->lock.lock();
     P* np = pidleget();
@@ -715,7 +725,7 @@ top:
   bool expected = false;
   if (!sched->stopping.load(std::memory_order_acquire) &&
       sched->poller_busy.compare_exchange_strong(expected, true, std::memory_order_seq_cst)) {
-    std::int64_t next = earliest_timer();
+    std::int64_t next = wake_time();
     if (next != 0 || netpoller()) {
       sched->poll_until.store(next, std::memory_order_seq_cst);
       G* polled = nullptr;
@@ -728,7 +738,7 @@ top:
           goto retry_poll;
         }
         // A timer added meanwhile may have had its poll_break() drained by the spin.
-        next = earliest_timer();
+        next = wake_time();
         sched->poll_until.store(next, std::memory_order_seq_cst);
       }
       trace_event(EventKind::m_park);
@@ -782,7 +792,7 @@ top:
       if (earliest_timer() != 0) goto retry_poll;
     }
   } else {
-    std::int64_t next = earliest_timer();
+    std::int64_t next = wake_time();
     std::int64_t until = sched->poll_until.load(std::memory_order_seq_cst);
     if (next != 0 && (until == 0 || next < until)) poll_break();
   }
@@ -909,7 +919,28 @@ bool TEST_steal_hot(std::int64_t age_ns) {
 
 std::int64_t TEST_steal_hot_ns() { return kHotNs; }
 
+std::int64_t TEST_hot_left(std::int64_t age_ns) {
+  auto p = std::make_unique<P>();
+  auto g = std::make_unique<G>();
+  const std::int64_t now = nanotime();
+  g->ring_since.store(now - age_ns, std::memory_order_relaxed);
+  p->runq.push(g.get());
+  const std::int64_t until = hot_until(p.get());
+  return until == 0 ? 0 : until - now;
+}
+
 // ---- exported within the runtime -------------------------------------------------------
+
+std::int64_t hot_until(const P* q) {
+  if (G* first = q->runq.front()) {
+    const std::int64_t since = first->ring_since.load(std::memory_order_relaxed);
+    if (since != 0) {
+      const std::int64_t until = since + kHotNs;
+      if (nanotime() < until) return until;
+    }
+  }
+  return 0;
+}
 
 __attribute__((noipa)) M* getm() {
   asm volatile("" ::: "memory");
@@ -987,8 +1018,10 @@ void ready_impl(G* g) {
   // nothing (runnext is stolen last) and park again: a futex wake and a wasted thread
   // switch per message on a server. If the readier keeps the P instead, sysmon wakes an
   // M to steal g after a tick (retake()). A second ready() pushes g to the queue, and
-  // then a thief is woken at once.
-  if (p->runq.empty()) return;
+  // then a thief is woken at once -- unless the G first in line is hot (kHotNs), which
+  // no thief would take yet: it would park again, a futex wake per hand-off for nothing.
+  // If it cools while this P stays busy, sysmon wakes a thief as above.
+  if (p->runq.empty() || hot_until(p) != 0) return;
   wakep();
 }
 

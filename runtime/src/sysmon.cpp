@@ -60,9 +60,12 @@ int retake(Sched* s, std::int64_t now) {
     PStatus st = p->status.load(std::memory_order_seq_cst);
     if (st == PStatus::running) {
       // A fiber readied to runnext (ready() woke nobody for it) while the P's fiber has
-      // not switched since the last tick: it is not going to park soon. Let an M steal it.
+      // not switched since the last tick: it is not going to park soon. Or a hot G
+      // (ready() woke nobody for it either) has cooled in the P's ring. Let an M steal it.
       const std::uint64_t sw = p->n_switches.load(std::memory_order_relaxed);
-      if (sw == p->sysmon_switches && p->runnext.load(std::memory_order_seq_cst) &&
+      const bool stuck_next =
+          sw == p->sysmon_switches && p->runnext.load(std::memory_order_seq_cst);
+      if ((stuck_next || (!p->runq.empty() && hot_until(p) == 0)) &&
           s->npidle.load(std::memory_order_seq_cst) > 0 &&
           s->nmspinning.load(std::memory_order_seq_cst) == 0) {
         wakep();

@@ -375,6 +375,17 @@ TEST(ProcSteal, AHandOffsDisplacedPartnerIsLeftToItsPForAWhile) {
   EXPECT_TRUE(weft::detail::TEST_steal_hot(-1)) << "queued some other way";
 }
 
+// An idle M that finds only hot Gs queued sleeps until the first of them cools (and
+// ready() wakes no thief for one) rather than spin on the busy P's queue: hot_until()
+// tells when, and nothing once it has cooled.
+TEST(ProcSteal, AnIdleMKnowsWhenAHotPartnerCools) {
+  const std::int64_t hot = weft::detail::TEST_steal_hot_ns();
+  const std::int64_t left = weft::detail::TEST_hot_left(hot / 4);
+  EXPECT_GT(left, 0);
+  EXPECT_LE(left, hot - hot / 4) << "counted from when it was displaced";
+  EXPECT_EQ(weft::detail::TEST_hot_left(2 * hot), 0) << "cooled: stealable now";
+}
+
 // ...but not stranded: a busy fiber that readies two receivers (the first displaced into
 // the ring by the second) and then runs without parking still has the first run on the
 // idle P, once it has stopped being hot.

@@ -47,10 +47,7 @@ struct RecvCase {
   detail::CaseChan<T, Owned> ch;
   F fn;  // called with std::optional<T>
   alignas(T) unsigned char slot[sizeof(T)];
-  void fill(detail::SelCase& c) {
-    c.core = ch.core();
-    c.elem = slot;
-  }
+  detail::SelCase sel() { return {ch.core(), slot}; }
   void fire(const detail::SelCase& c) {
     if (!c.ok) return fn(std::optional<T>());
     T* p = std::launder(reinterpret_cast<T*>(slot));
@@ -65,18 +62,14 @@ struct SendCase {
   detail::CaseChan<T, Owned> ch;
   T value;
   F fn;  // called with no arguments once the value is sent
-  void fill(detail::SelCase& c) {
-    c.core = ch.core();
-    c.send = true;
-    c.elem = &value;
-  }
+  detail::SelCase sel() { return {ch.core(), &value, true}; }
   void fire(const detail::SelCase&) { fn(); }
 };
 
 template <class F>
 struct DefaultCase {
   F fn;
-  void fill(detail::SelCase& c) { c.is_default = true; }
+  detail::SelCase sel() { return {nullptr, nullptr, false, true}; }
   void fire(const detail::SelCase&) { fn(); }
 };
 
@@ -110,8 +103,7 @@ template <class Tuple, std::size_t... I>
 int select_tuple(Tuple& cases, std::index_sequence<I...>, const std::source_location& site) {
   constexpr std::size_t n = sizeof...(I);
   static_assert(n > 0 && n <= 64, "select takes 1 to 64 cases");
-  SelCase arr[n];
-  (std::get<I>(cases).fill(arr[I]), ...);
+  SelCase arr[n] = {std::get<I>(cases).sel()...};
   int k = select_impl(arr, static_cast<int>(n), site);
   ((k == static_cast<int>(I) ? (std::get<I>(cases).fire(arr[I]), 0) : 0), ...);
   return k;

@@ -29,12 +29,13 @@ namespace detail {
 struct Waiter;
 struct G;
 class ChanCore;
+class SelectImpl;
 // One case of a select (weft/select.h builds them).
 struct SelCase {
   ChanCore* core = nullptr;  // nullptr: a nil channel, never ready
+  void* elem = nullptr;      // send: the value; receive: raw storage for one T
   bool send = false;
   bool is_default = false;
-  void* elem = nullptr;      // send: the value; receive: raw storage for one T
   bool ok = false;           // receive: a value arrived (false: closed)
 };
 int select_impl(SelCase* cases, int n, const std::source_location& site);
@@ -83,7 +84,7 @@ class ChanCore {
   bool closed() const;
 
  private:
-  friend int select_impl(SelCase* cases, int n, const std::source_location& site);
+  friend class SelectImpl;  // select (chan.cpp)
   bool give_locked(void* elem, G** to_ready);
   bool take_locked(void* out, G** to_ready);
   void move_elem(void* dst, void* src) const;

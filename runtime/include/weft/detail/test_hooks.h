@@ -30,6 +30,9 @@ std::uint64_t TEST_globrunq_race(int items, int takers);
 // how long such a G is left to its P.
 bool TEST_steal_hot(std::int64_t age_ns);
 std::int64_t TEST_steal_hot_ns();
+// TEST_hot_left() is how much longer (ns) such a G displaced `age_ns` ago stays hot, as
+// an idle M reckons it to sleep until then instead of spinning: 0 once it has cooled.
+std::int64_t TEST_hot_left(std::int64_t age_ns);
 // TEST_first_stack_size() is the usable size of the calling fiber's first segment.
 std::size_t TEST_first_stack_size();
 // TEST_fiber_has_segments() tells whether libgcc has mapped segments for the calling
