@@ -124,7 +124,7 @@ __attribute__((always_inline)) inline bool ChanCore::give_locked(void* elem, G**
     std::size_t tail = head_ + count_;  // a wrap by comparison: a division costs more
     if (tail >= cap_) tail -= cap_;
     move_elem(slot(tail), elem);
-    count_++;
+    set_count(count_ + 1);
     return true;
   }
   return false;
@@ -156,7 +156,7 @@ __attribute__((always_inline)) inline bool ChanCore::take_locked(void* out, G** 
     move_elem(out, h);
     destroy_elem(h);
     if (++head_ == cap_) head_ = 0;
-    count_--;
+    set_count(count_ - 1);
     return true;
   }
   return false;
@@ -235,7 +235,7 @@ void ChanCore::close() {
     wl_unlock(recvq_);
     throw_closed("close of closed channel");
   }
-  closed_ = true;
+  __atomic_store_n(&closed_, true, __ATOMIC_RELAXED);  // (select's glance reads it)
   // Every waiter leaves with handoff == false: receivers see "closed", senders throw.
   G* batch[64];
   for (;;) {
@@ -403,9 +403,22 @@ class SelectImpl {
     return true;
   }
 
+  // looks_blocked() glances at case c's buffered channel without its lock: an open
+  // channel whose buffer looks empty (full, for a send) cannot complete it now -- most
+  // likely; the glance may be stale, which only costs the first pass a case that the
+  // locked pass then finds. A consumer draining several producers' channels finds some
+  // of them empty on most selects; locking each to see it was as much as the receive.
+  // (An unbuffered channel has only its queues to tell, which take the lock to read.)
+  __attribute__((always_inline)) static bool looks_blocked(const SelCase& c) {
+    const ChanCore* ch = c.core;
+    if (ch->cap_ == 0) return false;
+    const std::size_t n = __atomic_load_n(&ch->count_, __ATOMIC_RELAXED);
+    return (c.send ? n == ch->cap_ : n == 0) && !__atomic_load_n(&ch->closed_, __ATOMIC_RELAXED);
+  }
+
   // try_alone() is try_case() under case c's own lock only: select's first pass.
   __attribute__((always_inline)) static bool try_alone(SelCase& c) {
-    if (c.is_default || !c.core) return false;
+    if (c.is_default || !c.core || looks_blocked(c)) return false;
     WaitList& l = c.core->recvq_;
     wl_lock(l);
     if (try_case(c, [&] { wl_unlock(l); })) return true;

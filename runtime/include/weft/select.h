@@ -30,6 +30,13 @@ namespace detail {
 // and holds nothing. A temporary one (`on_recv(after(d), ...)`) is held, since the case
 // may outlive the expression. Copying a named handle would touch its reference count,
 // twice per case per select, a cache line the channel's other users may be writing.
+// RawSlot is storage for one T that a receive case constructs into: left uninitialized
+// (a `{}` for a plain byte array would zero it on every select).
+template <class T>
+struct RawSlot {
+  RawSlot() {}
+  alignas(T) unsigned char bytes[sizeof(T)];
+};
 template <class T, bool Owned>
 struct CaseChan {
   ChanCore* c;
@@ -46,11 +53,11 @@ template <class T, class F, bool Owned>
 struct RecvCase {
   detail::CaseChan<T, Owned> ch;
   F fn;  // called with std::optional<T>
-  alignas(T) unsigned char slot[sizeof(T)];
-  detail::SelCase sel() { return {ch.core(), slot}; }
+  detail::RawSlot<T> slot;
+  detail::SelCase sel() { return {ch.core(), slot.bytes}; }
   void fire(const detail::SelCase& c) {
     if (!c.ok) return fn(std::optional<T>());
-    T* p = std::launder(reinterpret_cast<T*>(slot));
+    T* p = std::launder(reinterpret_cast<T*>(slot.bytes));
     std::optional<T> v(std::move(*p));
     p->~T();
     fn(std::move(v));

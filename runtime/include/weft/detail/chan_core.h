@@ -90,6 +90,9 @@ class ChanCore {
   void move_elem(void* dst, void* src) const;
   void destroy_elem(void* p) const;
   unsigned char* slot(std::size_t i) const { return buf_ + i * size_; }
+  // count_ and closed_ change under the lock, and select's first pass glances at them
+  // without it: their stores are atomic (relaxed: plain moves on x86).
+  void set_count(std::size_t n) { __atomic_store_n(&count_, n, __ATOMIC_RELAXED); }
 
   const ChanOps* ops_;
   std::size_t size_;  // ops_->size and ops_->trivial, kept next to the state
