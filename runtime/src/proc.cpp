@@ -19,6 +19,7 @@
 #include "leaf.h"
 #include "netpoll_hook.h"
 #include "registry.h"
+#include "stack_trim.h"
 #include "systemstack.h"
 #include "trace.h"
 #include "weft/detail/test_hooks.h"
@@ -434,8 +435,9 @@ inline void live_add(P* p, std::int64_t d) {
 // set_runnable_after_wait() moves a waiting G to runnable, after any stack trim that
 // sysmon started on it has finished (the Dekker pair of stack_trim.cpp).
 inline void set_runnable_after_wait(G* g) {
-  g->status.store(GStatus::runnable, std::memory_order_seq_cst);
-  while (g->trim.load(std::memory_order_seq_cst)) [[unlikely]] cpu_relax();
+  g->status.store(GStatus::runnable, std::memory_order_release);
+  trim_fence_light();
+  while (g->trim.load(std::memory_order_acquire)) [[unlikely]] cpu_relax();
 }
 
 // post_switch_rest() is post_switch() for all but a park that commits: yields, exits,
@@ -1220,6 +1222,7 @@ int run_runtime(Function main_fn, Options opts) {
   stack_init(stack_size);
   netpoll_raise_nofile();
 
+  trim_fence_init();
   auto* s = new Sched;
   s->clock.store(coarse_now(), std::memory_order_relaxed);
   s->nprocs = procs;

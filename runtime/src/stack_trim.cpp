@@ -14,11 +14,20 @@
 // parked stack (waiter nodes, channel slots, timers) are unaffected. The one race is
 // the fiber itself being resumed while its pages are dropped: it would push frames
 // into memory the kernel then zeroes. G::trim is a Dekker pair with G::status:
-//   trimmer: trim = 1 (seq_cst); status == waiting (seq_cst)? madvise : skip; trim = 0
-//   ready:   status = runnable (seq_cst); wait while trim == 1 (seq_cst)
+//   trimmer: trim = 1; FENCE; status == waiting? madvise : skip; trim = 0
+//   ready:   status = runnable; FENCE; wait while trim == 1
 // Either the trimmer sees the G no longer waiting and backs off, or ready sees the
 // trim in progress and waits the few microseconds it takes; a G is resumed only after
 // ready. Each park is trimmed at most once (G::trimmed_at remembers the resume count).
+//
+// The fences are asymmetric (folly's asymmetric barriers, liburcu's membarrier flavour):
+// ready() runs on every hand-off, a trim pass at most once a second, so the pass sets
+// the flags of a batch of Gs and then calls membarrier(PRIVATE_EXPEDITED), which runs
+// a full barrier on every CPU running one of our threads; ready()'s side is then only
+// the compiler's ordering (trim_fence_light()). A locked instruction less per hand-off:
+// 9 ns per pingpong round trip (two hand-offs) on the machine of docs/benchmarks.md.
+// Without membarrier (not Linux, an old kernel, a seccomp filter) both sides use
+// seq_cst fences.
 //
 // Segmented stacks are not trimmed: their first segment is a 2 KiB piece of a shared
 // slab, and libgcc owns the rest.
@@ -26,11 +35,45 @@
 
 #include <sys/mman.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#endif
 
 #include "proc.h"
 #include "registry.h"
 
 namespace weft::detail {
+
+bool g_trim_fence_full = true;
+
+namespace {
+
+#if defined(__linux__)
+int membarrier(int cmd) { return static_cast<int>(syscall(__NR_membarrier, cmd, 0, 0)); }
+#endif
+
+// trim_fence_heavy() is the trimmer's side of trim_fence_light().
+void trim_fence_heavy() {
+#if defined(__linux__)
+  if (!g_trim_fence_full && membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return;
+#endif
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+}  // namespace
+
+void trim_fence_init() {
+#if defined(__linux__)
+  // Registration is per process and idempotent; a runtime started again keeps it.
+  static const bool ok = [] {
+    const int cmds = membarrier(MEMBARRIER_CMD_QUERY);
+    return cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+           membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+  }();
+  g_trim_fence_full = !ok;
+#endif
+}
 
 #if WEFT_SPLIT_STACK
 void stack_trim_pass(std::int64_t) {}
@@ -38,13 +81,13 @@ void stack_trim_pass(std::int64_t) {}
 
 namespace {
 
-// trim_one() gives back the pages below g's saved stack pointer. Returns bytes released.
+// trim_one() gives back the pages below g's saved stack pointer, if g is still waiting.
+// REQUIRES: g->trim set and fenced (trim_fence_heavy()). Returns bytes released.
 std::size_t trim_one(G* g) {
   static const std::uintptr_t page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
-  g->trim.store(1, std::memory_order_seq_cst);
   std::size_t released = 0;
   const std::uint32_t resumes = g->resumes.load(std::memory_order_relaxed);
-  if (g->status.load(std::memory_order_seq_cst) == GStatus::waiting && g->ctx.fctx) {
+  if (g->status.load(std::memory_order_relaxed) == GStatus::waiting && g->ctx.fctx) {
     const auto lo = reinterpret_cast<std::uintptr_t>(g->stack.lo);
     const auto sp = reinterpret_cast<std::uintptr_t>(g->ctx.fctx);
     const std::uintptr_t from = (lo + page - 1) & ~(page - 1);
@@ -58,6 +101,10 @@ std::size_t trim_one(G* g) {
   return released;
 }
 
+// A pass flags, fences and trims this many Gs at a time: one membarrier per batch,
+// and a ready() that finds its G flagged waits for at most a batch of madvise calls.
+constexpr std::size_t kTrimBatch = 32;
+
 }  // namespace
 
 void stack_trim_pass(std::int64_t now) {
@@ -69,15 +116,27 @@ void stack_trim_pass(std::int64_t now) {
   G* head = registry_list_locked().head;
   registry_unlock();
   std::uint64_t bytes = 0, trims = 0;
+  G* batch[kTrimBatch];
+  std::size_t n = 0;
+  auto flush = [&] {
+    trim_fence_heavy();
+    for (std::size_t i = 0; i < n; i++) {
+      const std::size_t b = trim_one(batch[i]);
+      bytes += b;
+      trims += b != 0;
+    }
+    n = 0;
+  };
   for (G* g = head; g; g = g->allg_next) {
     if (g->status.load(std::memory_order_relaxed) != GStatus::waiting) continue;
     if (!g->stack.base || g->trimmed_at == g->resumes.load(std::memory_order_relaxed)) continue;
     const std::int64_t since = g->status_since.load(std::memory_order_relaxed);
     if (since == 0 || now - since < after) continue;
-    const std::size_t b = trim_one(g);
-    bytes += b;
-    trims += b != 0;
+    g->trim.store(1, std::memory_order_relaxed);
+    batch[n++] = g;
+    if (n == kTrimBatch) flush();
   }
+  if (n) flush();
   if (bytes) {
     sched->n_stack_trims.fetch_add(trims, std::memory_order_relaxed);
     sched->n_stack_trimmed.fetch_add(bytes, std::memory_order_relaxed);
