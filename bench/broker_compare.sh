@@ -14,6 +14,9 @@
 #                                                                  receive rate  >= 5x
 #   c  consumer latency at a fixed 10k msg/s:
 #        weft-perf -x1 -y1 -a -r 10000 -u perf-c -z DURATION        p99 latency  <= 0.2x
+#      Each round of c also runs latency-floor -r 10000 -z DURATION: the same traffic
+#      through a relay process that does nothing but forward (bench/latency_floor.cpp),
+#      the wake-ups and system calls any broker that sleeps when idle pays here.
 #   d  broker RSS with MSGS_D (1M) 1 KiB messages queued (published with confirms, window
 #      1000, no consumer; RSS read SETTLE s after the last confirm):
 #        weft-perf -x1 -y0 -u perf-d --auto-delete false -C 1000000 -s 1024 -c 1000
@@ -30,9 +33,12 @@
 #   scenario=S broker=B run=R ... (the scenario's numbers; weft-perf's own keys prefixed
 #                                  perf_)          one line per run
 #   scenario=S broker=B run=R failed=1 reason=...  weft-perf failed, broker died, timeout
+#   scenario=c floor=1 run=R latency-floor's keys    c's floor, once per round
 #   summary scenario=S metric=M weftd= rabbitmq= garagemq= ratio_vs_rabbitmq=
 #           ratio_vs_garagemq= target= met=0|1    best run of each broker (highest
-#                                                  rate, lowest latency / RSS)
+#                                                  rate, lowest latency / RSS); for c
+#           also floor_p99_us= floor_ratio_vs_rabbitmq=   the floor's best p99, and the
+#                                                  ratio a broker at the floor would get
 # then a Markdown table of the summaries.
 #
 # Usage: bench/broker_compare.sh [scenario...]     (default: a b c d e)
@@ -58,6 +64,7 @@ build=${BUILD_DIR:-build/release}
 build=$(cd "$build" && pwd)
 perf="$build/bench/weft-perf"
 weftd="$build/broker/weftd"
+floor="$build/bench/latency-floor"
 read -r -a brokers <<< "${BROKERS:-weftd rabbitmq garagemq}"
 duration=${DURATION:-10}
 repeat=${REPEAT:-1}
@@ -66,8 +73,8 @@ idle_conns=${IDLE_CONNS:-1000}
 settle=${SETTLE:-3}
 rabbit_server=/usr/lib/rabbitmq/bin/rabbitmq-server
 
-for f in "$perf" "$weftd"; do
-  [ -x "$f" ] || { echo "broker_compare.sh: $f not built (cmake --build $build --target weft-perf weftd)" >&2; exit 2; }
+for f in "$perf" "$weftd" "$floor"; do
+  [ -x "$f" ] || { echo "broker_compare.sh: $f not built (cmake --build $build --target weft-perf weftd latency-floor)" >&2; exit 2; }
 done
 
 tmp=$(mktemp -d /tmp/weftbench-XXXXXX)
@@ -317,8 +324,21 @@ for br in "${brokers[@]}"; do
   esac
 done
 
+# run_floor R: scenario c's floor (see the top), recorded as best[c.floor].
+run_floor() {
+  local line rc=0
+  line=$("$floor" -r 10000 -z "$duration" 2>&1) || rc=$?
+  if [ $rc -ne 0 ]; then
+    echo "scenario=c floor=1 run=$1 failed=1 reason=\"latency-floor exit $rc\""
+    return
+  fi
+  echo "scenario=c floor=1 run=$1 ${line#latency-floor }"
+  record c floor "$(kv latency_p99_us "$line")" lower
+}
+
 for r in $(seq 1 "$repeat"); do
   for sc in "${scenarios[@]}"; do
+    [ "$sc" = c ] && run_floor "$r"
     for br in "${active[@]}"; do
       run_scenario "$sc" "$br" "$r"
     done
@@ -350,8 +370,12 @@ for sc in "${scenarios[@]}"; do
     t=${target[$sc]}
     met=$(awk -v x="$vr" -v op="${t:0:2}" -v y="${t:2}" 'BEGIN { print ((op == ">=" && x >= y) || (op == "<=" && x <= y)) ? 1 : 0 }')
   fi
+  extra=""
+  if [ "$sc" = c ]; then
+    extra=" floor_p99_us=${best[c.floor]:-n/a} floor_ratio_vs_rabbitmq=$(ratio "${best[c.floor]:-}" "$rb")"
+  fi
   echo "summary scenario=$sc metric=${metric[$sc]} weftd=${w:-n/a} rabbitmq=${rb:-n/a} garagemq=${gm:-n/a}" \
-       "ratio_vs_rabbitmq=$vr ratio_vs_garagemq=$vg target=\"${target[$sc]}\" met=$met"
+       "ratio_vs_rabbitmq=$vr ratio_vs_garagemq=$vg target=\"${target[$sc]}\" met=$met$extra"
   case $met in 1) m=met ;; 0) m="**missed**" ;; *) m="n/a" ;; esac
   rows+=("| ${what[$sc]} (${unit[$sc]}) | $(show "$sc" "$w") | $(show "$sc" "$rb") | $(show "$sc" "$gm") | $vr | $vg | ${target[$sc]} — $m |")
 done
@@ -359,3 +383,8 @@ echo
 echo "| scenario | weftd | RabbitMQ | garagemq | weftd/RabbitMQ | weftd/garagemq | target (vs RabbitMQ) |"
 echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
+if [ -n "${best[c.floor]:-}" ]; then
+  echo
+  echo "c's floor (latency-floor: the same traffic through a relay that only forwards): p99" \
+       "${best[c.floor]} µs, $(ratio "${best[c.floor]}" "${best[c.rabbitmq]:-}") of RabbitMQ's."
+fi
