@@ -176,7 +176,14 @@ void gfput(P* p, G* g) {
 void runq_put(P* p, G* g, bool next) {
   std::int64_t since = 0;
   if (next) {
-    G* old = p->runnext.exchange(g, std::memory_order_acq_rel);
+    // Only p's owner fills runnext, and thieves only empty it: found empty, it stays
+    // empty until this store, which needs no locked exchange.
+    G* old = p->runnext.load(std::memory_order_relaxed);
+    if (!old) {
+      p->runnext.store(g, std::memory_order_release);
+      return;
+    }
+    old = p->runnext.exchange(g, std::memory_order_acq_rel);
     if (!old) return;
     g = old;  // the old runnext goes to the tail
     if (old->partner) since = nanotime();
