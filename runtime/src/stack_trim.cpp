@@ -87,7 +87,8 @@ std::size_t trim_one(G* g) {
   static const std::uintptr_t page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
   std::size_t released = 0;
   const std::uint32_t resumes = g->resumes.load(std::memory_order_relaxed);
-  if (g->status.load(std::memory_order_relaxed) == GStatus::waiting && g->ctx.fctx) {
+  // Acquire: `waiting` was stored (release) after the switch saved g's stack pointer.
+  if (g->status.load(std::memory_order_acquire) == GStatus::waiting && g->ctx.fctx) {
     const auto lo = reinterpret_cast<std::uintptr_t>(g->stack.lo);
     const auto sp = reinterpret_cast<std::uintptr_t>(g->ctx.fctx);
     const std::uintptr_t from = (lo + page - 1) & ~(page - 1);
