@@ -13,13 +13,13 @@
 #include <memory>
 #include <typeinfo>
 
+#include "asym_fence.h"
 #include "blockprof.h"
 #include "cpuprof.h"
 #include "labelset.h"
 #include "leaf.h"
 #include "netpoll_hook.h"
 #include "registry.h"
-#include "stack_trim.h"
 #include "systemstack.h"
 #include "trace.h"
 #include "weft/detail/test_hooks.h"
@@ -443,7 +443,7 @@ inline void live_add(P* p, std::int64_t d) {
 // sysmon started on it has finished (the Dekker pair of stack_trim.cpp).
 inline void set_runnable_after_wait(G* g) {
   g->status.store(GStatus::runnable, std::memory_order_release);
-  trim_fence_light();
+  asym_fence_light();
   while (g->trim.load(std::memory_order_acquire)) [[unlikely]] cpu_relax();
 }
 
@@ -1229,7 +1229,7 @@ int run_runtime(Function main_fn, Options opts) {
   stack_init(stack_size);
   netpoll_raise_nofile();
 
-  trim_fence_init();
+  asym_fence_init();
   auto* s = new Sched;
   s->clock.store(coarse_now(), std::memory_order_relaxed);
   s->nprocs = procs;

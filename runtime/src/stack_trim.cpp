@@ -20,14 +20,10 @@
 // trim in progress and waits the few microseconds it takes; a G is resumed only after
 // ready. Each park is trimmed at most once (G::trimmed_at remembers the resume count).
 //
-// The fences are asymmetric (folly's asymmetric barriers, liburcu's membarrier flavour):
-// ready() runs on every hand-off, a trim pass at most once a second, so the pass sets
-// the flags of a batch of Gs and then calls membarrier(PRIVATE_EXPEDITED), which runs
-// a full barrier on every CPU running one of our threads; ready()'s side is then only
-// the compiler's ordering (trim_fence_light()). A locked instruction less per hand-off:
-// 9 ns per pingpong round trip (two hand-offs) on the machine of docs/benchmarks.md.
-// Without membarrier (not Linux, an old kernel, a seccomp filter) both sides use
-// seq_cst fences.
+// The fences are asymmetric (asym_fence.h): ready() runs on every hand-off, a trim
+// pass at most once a second, so the pass sets the flags of a batch of Gs and pays for
+// one membarrier(), and ready()'s FENCE is the compiler's ordering only -- a locked
+// instruction less per hand-off (pingpong: 83-85 -> 75-79 ns per round trip).
 //
 // Segmented stacks are not trimmed: their first segment is a 2 KiB piece of a shared
 // slab, and libgcc owns the rest.
@@ -35,45 +31,12 @@
 
 #include <sys/mman.h>
 #include <unistd.h>
-#if defined(__linux__)
-#include <linux/membarrier.h>
-#include <sys/syscall.h>
-#endif
 
+#include "asym_fence.h"
 #include "proc.h"
 #include "registry.h"
 
 namespace weft::detail {
-
-bool g_trim_fence_full = true;
-
-namespace {
-
-#if defined(__linux__)
-int membarrier(int cmd) { return static_cast<int>(syscall(__NR_membarrier, cmd, 0, 0)); }
-#endif
-
-// trim_fence_heavy() is the trimmer's side of trim_fence_light().
-void trim_fence_heavy() {
-#if defined(__linux__)
-  if (!g_trim_fence_full && membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return;
-#endif
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-}
-
-}  // namespace
-
-void trim_fence_init() {
-#if defined(__linux__)
-  // Registration is per process and idempotent; a runtime started again keeps it.
-  static const bool ok = [] {
-    const int cmds = membarrier(MEMBARRIER_CMD_QUERY);
-    return cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
-           membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
-  }();
-  g_trim_fence_full = !ok;
-#endif
-}
 
 #if WEFT_SPLIT_STACK
 void stack_trim_pass(std::int64_t) {}
@@ -82,7 +45,7 @@ void stack_trim_pass(std::int64_t) {}
 namespace {
 
 // trim_one() gives back the pages below g's saved stack pointer, if g is still waiting.
-// REQUIRES: g->trim set and fenced (trim_fence_heavy()). Returns bytes released.
+// REQUIRES: g->trim set and fenced (asym_fence_heavy()). Returns bytes released.
 std::size_t trim_one(G* g) {
   static const std::uintptr_t page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
   std::size_t released = 0;
@@ -120,7 +83,7 @@ void stack_trim_pass(std::int64_t now) {
   G* batch[kTrimBatch];
   std::size_t n = 0;
   auto flush = [&] {
-    trim_fence_heavy();
+    asym_fence_heavy();
     for (std::size_t i = 0; i < n; i++) {
       const std::size_t b = trim_one(batch[i]);
       bytes += b;
