@@ -2,6 +2,7 @@
 #include "broker.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 
 #include "channel.h"
@@ -22,13 +23,22 @@ std::uint64_t default_watermark() {
   }
   return kb ? kb * 1024 * 2 / 5 : 1ull << 30;
 }
+std::string page_dir(const Config& c) {
+  if (!c.page_dir.empty()) return c.page_dir;
+  const char* tmp = std::getenv("TMPDIR");
+  return tmp && *tmp ? tmp : "/tmp";
+}
 }  // namespace
 
 Broker::Broker(Config cfg)
     : cfg_(std::move(cfg)),
       watermark_(cfg_.memory_high_watermark ? cfg_.memory_high_watermark : default_watermark()),
-      default_vhost_("/") {
+      paging_{cfg_.queue_memory_window, page_dir(cfg_)},
+      default_vhost_("/", &paging_) {
   log_info("memory high watermark: %llu bytes", static_cast<unsigned long long>(watermark_));
+  if (paging_.window > 0)
+    log_info("queues keep %llu bytes of messages in memory, the rest in %s",
+             static_cast<unsigned long long>(paging_.window), paging_.dir.c_str());
 }
 
 bool Broker::memory_alarm() const {

@@ -33,6 +33,11 @@ struct Config {
   // and their sockets are not read) until consumers bring it down. 0: 40% of RAM, as
   // RabbitMQ's default vm_memory_high_watermark.
   std::uint64_t memory_high_watermark = 0;
+  // Bytes of ready messages a queue keeps in memory; past that it writes new messages
+  // to an unlinked file in page_dir (empty: $TMPDIR, else /tmp) until its head reaches
+  // them (queue.h). 0: every message stays in memory.
+  std::uint64_t queue_memory_window = 64ull << 20;
+  std::string page_dir;
 };
 
 class Broker {
@@ -63,6 +68,7 @@ class Broker {
  private:
   const Config cfg_;
   const std::uint64_t watermark_;
+  const QueuePaging paging_;
   VHost default_vhost_;
   std::atomic<std::uint64_t> connection_ids_{0};
   weft::Mutex mu_;

@@ -41,6 +41,13 @@ int main(int argc, char** argv) {
   app.add_option("--memory-high-watermark", cfg.memory_high_watermark,
                  "Message bytes that block publishers (0: 40% of RAM)")
       ->capture_default_str();
+  app.add_option("--queue-memory-window", cfg.queue_memory_window,
+                 "Bytes of ready messages a queue keeps in memory; past that, new messages "
+                 "go to an unlinked file in --page-dir until the queue reaches them (0: all "
+                 "in memory)")
+      ->capture_default_str();
+  app.add_option("--page-dir", cfg.page_dir,
+                 "Directory for queues' page files (default: $TMPDIR, else /tmp)");
   app.add_option("--default-user", cfg.default_user, "User name")->capture_default_str();
   app.add_option("--default-pass", cfg.default_pass, "Password")->capture_default_str();
   app.add_option("--log-level", log_level, "debug | info | warn | error")->capture_default_str();
@@ -89,7 +96,10 @@ int main(int argc, char** argv) {
           nlohmann::json v = {{"connections", broker.connection_count()},
                               {"message_bytes", weftd::message_bytes().load()},
                               {"memory_high_watermark", broker.memory_high_watermark()},
-                              {"memory_alarm", broker.memory_alarm()}};
+                              {"memory_alarm", broker.memory_alarm()},
+                              {"paged_messages", weftd::queue_paging_stats().messages.load()},
+                              {"paged_bytes", weftd::queue_paging_stats().bytes.load()},
+                              {"paged_total", weftd::queue_paging_stats().paged_total.load()}};
           return v.dump();
         });
         weft::net::TcpListener http_ln;

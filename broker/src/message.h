@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "page_file.h"
 #include "weft/amqp/spec.h"
 
 namespace weftd {
@@ -64,9 +65,12 @@ struct Message {
 };
 using MessagePtr = std::shared_ptr<const Message>;
 
-// A message in a queue: the shared message plus what is per queue.
+// A message in a queue: the shared message plus what is per queue. A queue past its
+// memory window keeps a message on disk instead (queue.h): `message` is then null and
+// `page` says where it is, until the queue's head reaches it.
 struct QueuedMessage {
   MessagePtr message;
+  PageFile::Ref page;
   bool redelivered = false;
 };
 

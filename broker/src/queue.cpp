@@ -2,15 +2,120 @@
 #include "queue.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 
+#include "log.h"
+
 namespace weftd {
+
+namespace {
+
+// A paged message's record: the lengths of its exchange, routing key and properties
+// (u32 each, host order: the file never outlives the process), those bytes, the body.
+void put_u32(std::string& out, std::size_t n) {
+  const auto v = static_cast<std::uint32_t>(n);
+  out.append(reinterpret_cast<const char*>(&v), 4);
+}
+
+std::string encode_record(const Message& m) {
+  std::string r;
+  r.reserve(12 + m.exchange.size() + m.routing_key.size() + m.properties_wire.size() +
+            m.body.size());
+  put_u32(r, m.exchange.size());
+  put_u32(r, m.routing_key.size());
+  put_u32(r, m.properties_wire.size());
+  r += m.exchange;
+  r += m.routing_key;
+  r += m.properties_wire;
+  r += m.body;
+  return r;
+}
+
+MessagePtr decode_record(const std::string& r) {
+  std::uint32_t n[3];
+  if (r.size() < sizeof n) return nullptr;
+  std::memcpy(n, r.data(), sizeof n);
+  const std::size_t head = sizeof n + std::size_t{n[0]} + n[1] + n[2];
+  if (head > r.size()) return nullptr;
+  auto m = std::make_shared<Message>();
+  std::size_t at = sizeof n;
+  m->exchange.assign(r, at, n[0]);
+  m->routing_key.assign(r, at += n[0], n[1]);
+  m->properties_wire.assign(r, at += n[1], n[2]);
+  m->body.assign(r, head, r.size() - head);
+  m->account();
+  return m;
+}
+
+}  // namespace
+
+Queue::~Queue() { clear_locked(); }  // (the paging counters)
+
+void Queue::push_back_locked(MessagePtr m) {
+  const std::uint64_t size = m->size();
+  if (paging_ && paging_->window > 0 && mem_bytes_ + size > paging_->window) {
+    if (!page_) page_ = std::make_unique<PageFile>(paging_->dir);
+    QueuedMessage q;
+    const std::string record = encode_record(*m);
+    if (page_->append(record, &q.page)) {
+      messages_.push_back(std::move(q));  // m, if no other queue holds it, goes now
+      paged_++;
+      paged_bytes_ += record.size();
+      QueuePagingStats& st = queue_paging_stats();
+      st.messages.fetch_add(1, std::memory_order_relaxed);
+      st.bytes.fetch_add(static_cast<std::int64_t>(record.size()), std::memory_order_relaxed);
+      st.paged_total.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+  mem_bytes_ += size;
+  messages_.push_back(QueuedMessage{std::move(m), {}, false});
+}
+
+bool Queue::pop_front_locked(QueuedMessage* out) {
+  *out = std::move(messages_.front());
+  messages_.pop_front();
+  if (out->message) {
+    mem_bytes_ -= out->message->size();
+    return true;
+  }
+  std::string record;
+  const bool read = page_->read(out->page, &record);
+  out->message = read ? decode_record(record) : nullptr;
+  paged_--;
+  paged_bytes_ -= out->page.length;
+  QueuePagingStats& st = queue_paging_stats();
+  st.messages.fetch_sub(1, std::memory_order_relaxed);
+  st.bytes.fetch_sub(static_cast<std::int64_t>(out->page.length), std::memory_order_relaxed);
+  if (paged_ == 0) page_->reset();
+  if (!out->message) {
+    log_error("queue %s: a paged message could not be read back (errno %d); dropped", name_.c_str(),
+              errno);
+    return false;
+  }
+  return true;
+}
+
+std::size_t Queue::clear_locked() {
+  const std::size_t n = messages_.size();
+  messages_.clear();
+  QueuePagingStats& st = queue_paging_stats();
+  st.messages.fetch_sub(static_cast<std::int64_t>(paged_), std::memory_order_relaxed);
+  st.bytes.fetch_sub(static_cast<std::int64_t>(paged_bytes_), std::memory_order_relaxed);
+  mem_bytes_ = 0;
+  paged_ = 0;
+  paged_bytes_ = 0;
+  if (page_) page_->reset();
+  return n;
+}
 
 bool Queue::enqueue(MessagePtr m) {
   weft::ScopedLabels scope(labels_);
   std::lock_guard lock(mu_);
   if (deleted_) return false;
-  messages_.push_back(QueuedMessage{std::move(m), false});
+  push_back_locked(std::move(m));
   dispatch_locked();
   return !consumers_.empty() && messages_.size() >= kFlowHigh;
 }
@@ -39,6 +144,7 @@ void Queue::requeue(std::vector<QueuedMessage> ms) {
   if (deleted_) return;
   for (auto it = ms.rbegin(); it != ms.rend(); ++it) {
     it->redelivered = true;
+    mem_bytes_ += it->message->size();
     messages_.push_front(std::move(*it));
   }
   dispatch_locked();
@@ -46,14 +152,12 @@ void Queue::requeue(std::vector<QueuedMessage> ms) {
 
 std::optional<QueuedMessage> Queue::get(std::size_t* remaining) {
   std::lock_guard lock(mu_);
-  if (messages_.empty()) {
-    *remaining = 0;
-    return std::nullopt;
-  }
-  QueuedMessage m = std::move(messages_.front());
-  messages_.pop_front();
+  QueuedMessage m;
+  bool got = false;
+  while (!got && !messages_.empty()) got = pop_front_locked(&m);
   *remaining = messages_.size();
   flow_recheck_locked();
+  if (!got) return std::nullopt;
   return m;
 }
 
@@ -72,11 +176,11 @@ void Queue::dispatch_locked() {
       std::size_t i = next_consumer_++ % consumers_.size();
       QueueConsumer& c = *consumers_[i];
       if (!c.has_credit()) continue;
-      QueuedMessage m = std::move(messages_.front());
-      messages_.pop_front();
+      QueuedMessage m;
+      delivered = true;  // (or a message that could not be read back was dropped)
+      if (!pop_front_locked(&m)) break;
       c.deliver(*this, std::move(m));
       delivered_++;
-      delivered = true;
       break;
     }
     if (!delivered) break;
@@ -110,8 +214,7 @@ std::size_t Queue::mark_deleted() {
   // consumers under this lock too, so none is told after its channel is gone.
   std::lock_guard lock(mu_);
   deleted_ = true;
-  const std::size_t n = messages_.size();
-  messages_.clear();
+  const std::size_t n = clear_locked();
   for (auto& c : consumers_) c->cancelled_by_server();
   consumers_.clear();
   flow_recheck_locked();
@@ -135,8 +238,7 @@ std::size_t Queue::consumer_count() {
 
 std::size_t Queue::purge() {
   std::lock_guard lock(mu_);
-  std::size_t n = messages_.size();
-  messages_.clear();
+  const std::size_t n = clear_locked();
   flow_recheck_locked();
   return n;
 }

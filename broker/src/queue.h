@@ -19,6 +19,16 @@
 // nothing for a second (they are not acking) release the publisher: the queue then
 // buffers, as a queue is for; flow only paces publishers to consumers that are moving.
 //
+// Long queues go to disk (RabbitMQ's classic queues page, and since 3.12 keep only a
+// small window in memory). A queue whose ready messages in memory would exceed its
+// window (QueuePaging::window, --queue-memory-window) writes each newly enqueued message
+// to its PageFile instead and keeps only where it is; the message comes back into
+// memory when it reaches the head, to be delivered or got. Records leave the file in
+// the order they went in (only enqueue appends, at the tail; only the head reads), so
+// the file gives back its space as the queue drains, and is truncated when no paged
+// message is left. A message that cannot be written (no file system space, no
+// directory) stays in memory: paging never loses one.
+//
 // Lock order: Queue::mu_ → the consumer's channel lock → its connection's output lock.
 // Nothing that takes a queue lock is called with a channel or output lock held.
 #pragma once
@@ -54,6 +64,22 @@ class QueueConsumer {
   virtual void cancelled_by_server() = 0;
 };
 
+// QueuePaging: the broker's paging settings (Config), shared by its queues.
+struct QueuePaging {
+  std::uint64_t window = 0;  // bytes of ready messages kept in memory per queue; 0: all
+  std::string dir;           // where page files are created (unlinked)
+};
+
+// queue_paging_stats(): messages and bytes on disk now, in all queues; and ever paged.
+struct QueuePagingStats {
+  std::atomic<std::int64_t> messages{0}, bytes{0};
+  std::atomic<std::uint64_t> paged_total{0};
+};
+inline QueuePagingStats& queue_paging_stats() {
+  static QueuePagingStats s;
+  return s;
+}
+
 struct QueueOptions {
   bool durable = false, exclusive = false, auto_delete = false;
   std::uint64_t owner = 0;  // exclusive: the owning connection's id
@@ -62,8 +88,12 @@ struct QueueOptions {
 
 class Queue : public std::enable_shared_from_this<Queue> {
  public:
-  Queue(std::string name, QueueOptions opts)
-      : name_(std::move(name)), opts_(std::move(opts)), labels_({{"queue", name_}}) {}
+  Queue(std::string name, QueueOptions opts, const QueuePaging* paging = nullptr)
+      : name_(std::move(name)),
+        opts_(std::move(opts)),
+        labels_({{"queue", name_}}),
+        paging_(paging) {}
+  ~Queue();
 
   const std::string& name() const { return name_; }
   const QueueOptions& options() const { return opts_; }
@@ -106,6 +136,13 @@ class Queue : public std::enable_shared_from_this<Queue> {
   }
   // flow_recheck_locked() wakes the publishers waiting in wait_flow() when they may go.
   void flow_recheck_locked();
+  // push_back_locked() queues m at the tail: in memory, or on disk past the window.
+  void push_back_locked(MessagePtr m);
+  // pop_front_locked() takes the head message into *out, reading it back from disk if
+  // it was paged; false if that read failed (the message is lost, and logged).
+  bool pop_front_locked(QueuedMessage* out);
+  // clear_locked() drops every message (purge, delete); returns how many.
+  std::size_t clear_locked();
 
   const std::string name_;
   const QueueOptions opts_;
@@ -114,6 +151,11 @@ class Queue : public std::enable_shared_from_this<Queue> {
   const weft::PreparedLabels labels_;
   weft::Mutex mu_;
   std::deque<QueuedMessage> messages_;
+  const QueuePaging* paging_;
+  std::unique_ptr<PageFile> page_;  // made at the first message paged
+  std::uint64_t mem_bytes_ = 0;     // sizes of the messages_ held in memory
+  std::size_t paged_ = 0;           // messages_ on disk
+  std::uint64_t paged_bytes_ = 0;   // their records' bytes
   std::vector<std::shared_ptr<QueueConsumer>> consumers_;
   std::size_t next_consumer_ = 0;
   bool had_consumer_ = false;

@@ -7,7 +7,8 @@
 
 namespace weftd {
 
-VHost::VHost(std::string name) : name_(std::move(name)) {
+VHost::VHost(std::string name, const QueuePaging* paging)
+    : name_(std::move(name)), paging_(paging) {
   auto add = [&](const char* n, ExchangeType t) {
     ExchangeOptions o;
     o.durable = true;
@@ -68,7 +69,7 @@ QueuePtr VHost::declare_queue(const std::string& name, const QueueOptions& opts,
   std::lock_guard lock(mu_);
   auto& slot = queues_[name];
   *created = !slot;
-  if (!slot) slot = std::make_shared<Queue>(name, opts);
+  if (!slot) slot = std::make_shared<Queue>(name, opts, paging_);
   return slot;
 }
 

@@ -32,7 +32,8 @@ namespace weftd {
 
 class VHost {
  public:
-  explicit VHost(std::string name);
+  // paging: how its queues page (the broker's; it outlives the vhost).
+  VHost(std::string name, const QueuePaging* paging);
   const std::string& name() const { return name_; }
 
   ExchangePtr find_exchange(const std::string& name);
@@ -71,6 +72,7 @@ class VHost {
   bool declared(const Destination& d);
 
   const std::string name_;
+  const QueuePaging* const paging_;
   weft::RWMutex mu_;
   std::unordered_map<std::string, ExchangePtr> exchanges_;
   std::unordered_map<std::string, QueuePtr> queues_;

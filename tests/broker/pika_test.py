@@ -8,7 +8,9 @@ broken broker the chance to misbehave.
 """
 import datetime
 import decimal
+import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.request
 
 import pika
 from pika.exceptions import ChannelClosedByBroker, ConnectionClosedByBroker, UnroutableError
@@ -649,6 +652,132 @@ class Soak(unittest.TestCase):
         # ASan and TSan keep freed memory in quarantine: RSS says nothing there.
         if not os.environ.get('WEFT_SANITIZE'):
             self.assertLess(rss_kb() - rss_before, 20 * 1024, 'RSS grew by more than 20 MiB')
+
+
+class Paging(unittest.TestCase):
+    """Past --queue-memory-window a queue keeps new messages on disk until its head
+    reaches them, as RabbitMQ's classic queues page long queues: clients see the same
+    messages, in the same order, with the same properties and flags."""
+
+    WINDOW = '20000'  # bytes: a few messages in memory, the rest paged
+
+    @staticmethod
+    def weftd_vars(w):
+        m = re.search(r'serving /debug on http://([0-9.:]+)/', w.read_log())
+        with urllib.request.urlopen('http://%s/debug/vars' % m.group(1), timeout=10) as r:
+            return json.load(r)['weftd']
+
+    @staticmethod
+    def page_files(w):
+        """The broker's open unlinked files (its page files)."""
+        d = '/proc/%d/fd' % w.proc.pid
+        n = 0
+        for fd in os.listdir(d):
+            try:
+                n += os.readlink(os.path.join(d, fd)).endswith('(deleted)')
+            except OSError:
+                pass
+        return n
+
+    @staticmethod
+    def message(i):
+        # Sizes from empty to several frames (200 KB, over frame_max 131072).
+        body = struct.pack('>I', i) * ([0, 1, 25, 1250, 50000][i % 5])
+        props = pika.BasicProperties(message_id=str(i), headers={'i': i, 's': 'x' * (i % 7)},
+                                     content_type='application/x-%d' % i)
+        return body, props
+
+    def publish(self, ch, n, exchange='', key='paged'):
+        ch.confirm_delivery()
+        for i in range(n):
+            body, props = self.message(i)
+            ch.basic_publish(exchange, key, body, props)
+
+    def check(self, got, first=0):
+        for k, (method, props, body) in enumerate(got):
+            i = first + k
+            want_body, want_props = self.message(i)
+            self.assertEqual(body, want_body, 'message %d' % i)
+            self.assertEqual(props.message_id, str(i))
+            self.assertEqual(props.headers, want_props.headers)
+            self.assertEqual(props.content_type, want_props.content_type)
+
+    def test_paged_messages_come_back_in_order_by_get_and_consume(self):
+        with WeftdProcess(WEFTD, '--queue-memory-window', self.WINDOW) as w:
+            c = pika.BlockingConnection(pika.ConnectionParameters('127.0.0.1', w.port))
+            ch = c.channel()
+            ch.queue_declare('paged')
+            self.publish(ch, 300)
+            v = self.weftd_vars(w)
+            self.assertGreater(v['paged_messages'], 250, v)
+            self.assertEqual(self.page_files(w), 1)
+            self.assertEqual(ch.queue_declare('paged', passive=True).method.message_count, 300)
+            got = []
+            for _ in range(10):  # basic.get
+                method, props, body = ch.basic_get('paged', auto_ack=True)
+                got.append((method, props, body))
+            got += drain(ch, 'paged', 290)
+            self.assertEqual(len(got), 300)
+            self.check(got)
+            v = self.weftd_vars(w)
+            self.assertEqual((v['paged_messages'], v['paged_bytes']), (0, 0), v)
+            c.close()
+            self.assertEqual(w.stop(), 0)
+
+    def test_requeued_messages_keep_their_place_and_flag(self):
+        with WeftdProcess(WEFTD, '--queue-memory-window', self.WINDOW) as w:
+            c = pika.BlockingConnection(pika.ConnectionParameters('127.0.0.1', w.port))
+            ch = c.channel()
+            ch.queue_declare('paged')
+            self.publish(ch, 200)
+            ch.basic_qos(prefetch_count=60)  # (pika's cancel would requeue any more)
+            first = drain(ch, 'paged', 60, ack=False)  # unacked, then nacked back
+            self.assertEqual(len(first), 60)
+            ch.basic_nack(first[-1][0].delivery_tag, multiple=True, requeue=True)
+            got = drain(ch, 'paged', 200)
+            self.assertEqual(len(got), 200)
+            self.check(got)
+            self.assertEqual([m.redelivered for m, _, _ in got], [True] * 60 + [False] * 140)
+            c.close()
+            self.assertEqual(w.stop(), 0)
+
+    def test_purge_delete_and_fanout_with_paged_messages(self):
+        with WeftdProcess(WEFTD, '--queue-memory-window', self.WINDOW) as w:
+            c = pika.BlockingConnection(pika.ConnectionParameters('127.0.0.1', w.port))
+            ch = c.channel()
+            ch.exchange_declare('paged-fan', 'fanout')
+            for q in ('fan-a', 'fan-b', 'gone'):
+                ch.queue_declare(q)
+                ch.queue_bind(q, 'paged-fan')
+            self.publish(ch, 150, exchange='paged-fan', key='')
+            self.assertEqual(self.page_files(w), 3)
+            # Purge: nothing left on disk, and the queue pages again afterwards.
+            self.assertEqual(ch.queue_purge('fan-a').method.message_count, 150)
+            self.publish(ch, 150, exchange='', key='fan-a')
+            # Delete: its file goes with it.
+            self.assertEqual(ch.queue_delete('gone').method.message_count, 150)
+            self.assertEqual(self.page_files(w), 2)
+            for q in ('fan-a', 'fan-b'):
+                got = drain(ch, q, 150)
+                self.assertEqual(len(got), 150, q)
+                self.check(got)
+            v = self.weftd_vars(w)
+            self.assertEqual((v['paged_messages'], v['paged_bytes']), (0, 0), v)
+            self.assertGreaterEqual(v['paged_total'], 400, v)
+            c.close()
+            self.assertEqual(w.stop(), 0)
+
+    def test_window_zero_keeps_everything_in_memory(self):
+        with WeftdProcess(WEFTD, '--queue-memory-window', '0') as w:
+            c = pika.BlockingConnection(pika.ConnectionParameters('127.0.0.1', w.port))
+            ch = c.channel()
+            ch.queue_declare('paged')
+            self.publish(ch, 100)
+            self.assertEqual(self.weftd_vars(w)['paged_total'], 0)
+            self.assertEqual(self.page_files(w), 0)
+            self.check(drain(ch, 'paged', 100))
+            c.close()
+            self.assertEqual(w.stop(), 0)
 
 
 class FlowControl(unittest.TestCase):

@@ -1,0 +1,127 @@
+// page_file.cpp: see page_file.h.
+#include "page_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+
+#include "log.h"
+
+namespace weftd {
+
+namespace {
+
+bool pwrite_all(int fd, const char* p, std::size_t n, std::uint64_t off) {
+  while (n > 0) {
+    const ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(off));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<std::size_t>(w);
+    off += static_cast<std::uint64_t>(w);
+  }
+  return true;
+}
+
+bool pread_all(int fd, char* p, std::size_t n, std::uint64_t off) {
+  while (n > 0) {
+    const ssize_t r = ::pread(fd, p, n, static_cast<off_t>(off));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+    off += static_cast<std::uint64_t>(r);
+  }
+  return true;
+}
+
+}  // namespace
+
+PageFile::~PageFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool PageFile::open() {
+  if (fd_ >= 0) return true;
+  if (failed_) return false;
+  fd_ = ::open(dir_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd_ < 0) {  // a file system without O_TMPFILE: create, then unlink at once
+    std::string path = dir_ + "/weftd-page-XXXXXX";
+    fd_ = ::mkostemp(path.data(), O_CLOEXEC);
+    if (fd_ >= 0) ::unlink(path.c_str());
+  }
+  if (fd_ < 0) {
+    failed_ = true;
+    log_warn("queue paging: cannot create a file in %s (errno %d): long queues stay in memory",
+             dir_.c_str(), errno);
+    return false;
+  }
+  return true;
+}
+
+bool PageFile::flush() {
+  if (buf_.empty()) return true;
+  if (!pwrite_all(fd_, buf_.data(), buf_.size(), flushed_)) {
+    // The buffered records stay here, readable: nothing appended is lost. No more.
+    log_warn("queue paging: write failed (errno %d): long queues stay in memory", errno);
+    failed_ = true;
+    return false;
+  }
+  flushed_ += buf_.size();
+  buf_.clear();
+  return true;
+}
+
+bool PageFile::append(std::string_view record, Ref* ref) {
+  if (record.size() >= kMaxRecord || tail_ + record.size() >= kMaxFile) return false;
+  if (failed_ || !open()) return false;
+  if (buf_.size() + record.size() > kBuffer && !flush()) return false;
+  ref->offset = tail_;
+  ref->length = record.size();
+  if (record.size() > kBuffer) {  // a large message: straight to the file
+    if (!pwrite_all(fd_, record.data(), record.size(), tail_)) {
+      log_warn("queue paging: write failed (errno %d): long queues stay in memory", errno);
+      failed_ = true;
+      return false;
+    }
+    flushed_ += record.size();
+  } else {
+    if (buf_.empty()) buf_.reserve(kBuffer);
+    buf_.append(record);
+  }
+  tail_ += record.size();
+  return true;
+}
+
+bool PageFile::read(const Ref& ref, std::string* out) {
+  out->resize(ref.length);
+  bool ok;
+  if (ref.offset >= flushed_) {  // still in the write buffer
+    out->assign(buf_, static_cast<std::size_t>(ref.offset - flushed_), ref.length);
+    ok = true;
+  } else {
+    ok = pread_all(fd_, out->data(), ref.length, ref.offset);
+  }
+  read_to_ = ref.offset + ref.length;
+  // Give back what has been read, a megabyte at a time (whole pages only).
+  const std::uint64_t upto = std::min(read_to_, flushed_) & ~std::uint64_t{4095};
+  if (upto >= punched_to_ + kPunch) {
+    ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(punched_to_),
+                static_cast<off_t>(upto - punched_to_));
+    punched_to_ = upto;
+  }
+  return ok;
+}
+
+void PageFile::reset() {
+  if (fd_ >= 0 && flushed_ > 0 && ::ftruncate(fd_, 0) != 0)
+    log_warn("queue paging: truncate failed (errno %d)", errno);
+  tail_ = flushed_ = read_to_ = punched_to_ = 0;
+  buf_.clear();
+  buf_.shrink_to_fit();
+}
+
+}  // namespace weftd
