@@ -2,6 +2,7 @@
 #include "page_file.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -62,6 +63,21 @@ bool PageFile::open() {
   return true;
 }
 
+bool PageFile::disk_low() {
+  struct statvfs st;
+  if (::fstatvfs(fd_, &st) != 0) return false;
+  const std::uint64_t avail = std::uint64_t{st.f_bavail} * st.f_frsize;
+  if (avail >= kDiskFreeMin) return false;
+  if (!warned_low_) {
+    log_warn(
+        "queue paging: %llu bytes left in %s: long queues stay in memory until there "
+        "is more",
+        static_cast<unsigned long long>(avail), dir_.c_str());
+    warned_low_ = true;
+  }
+  return true;
+}
+
 bool PageFile::flush() {
   if (buf_.empty()) return true;
   if (!pwrite_all(fd_, buf_.data(), buf_.size(), flushed_)) {
@@ -78,7 +94,7 @@ bool PageFile::flush() {
 bool PageFile::append(std::string_view record, Ref* ref) {
   if (record.size() >= kMaxRecord || tail_ + record.size() >= kMaxFile) return false;
   if (failed_ || !open()) return false;
-  if (buf_.size() + record.size() > kBuffer && !flush()) return false;
+  if (buf_.size() + record.size() > kBuffer && (disk_low() || !flush())) return false;
   ref->offset = tail_;
   ref->length = record.size();
   if (record.size() > kBuffer) {  // a large message: straight to the file

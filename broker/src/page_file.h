@@ -51,13 +51,19 @@ class PageFile {
  private:
   bool open();
   bool flush();
+  // disk_low(): the file system has less than kDiskFreeMin left (RabbitMQ's default
+  // disk_free_limit): new records stay in memory, where the memory watermark holds
+  // publishers back, rather than fill the disk.
+  bool disk_low();
 
   static constexpr std::size_t kBuffer = 64 << 10;
   static constexpr std::uint64_t kPunch = 1 << 20;
+  static constexpr std::uint64_t kDiskFreeMin = 50'000'000;
 
   std::string dir_;
   int fd_ = -1;
-  bool failed_ = false;           // the file could not be created: never try again
+  bool failed_ = false;  // the file could not be created or written: no more
+  bool warned_low_ = false;
   std::uint64_t tail_ = 0;        // offset of the next record
   std::uint64_t flushed_ = 0;     // bytes of the file written; buf_ holds [flushed_, tail_)
   std::uint64_t read_to_ = 0;     // end of the last record read
