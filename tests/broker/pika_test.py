@@ -767,6 +767,19 @@ class Paging(unittest.TestCase):
             c.close()
             self.assertEqual(w.stop(), 0)
 
+    def test_a_page_dir_that_cannot_be_written_keeps_messages_in_memory(self):
+        with WeftdProcess(WEFTD, '--queue-memory-window', self.WINDOW,
+                          '--page-dir', '/nonexistent/weftd-pages') as w:
+            c = pika.BlockingConnection(pika.ConnectionParameters('127.0.0.1', w.port))
+            ch = c.channel()
+            ch.queue_declare('paged')
+            self.publish(ch, 100)
+            self.assertEqual(self.weftd_vars(w)['paged_total'], 0)
+            self.check(drain(ch, 'paged', 100))
+            c.close()
+            self.assertEqual(w.stop(), 0)
+            self.assertIn('long queues stay in memory', w.read_log())
+
     def test_window_zero_keeps_everything_in_memory(self):
         with WeftdProcess(WEFTD, '--queue-memory-window', '0') as w:
             c = pika.BlockingConnection(pika.ConnectionParameters('127.0.0.1', w.port))
