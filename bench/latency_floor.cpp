@@ -73,25 +73,19 @@ int dial_loopback(int port) {
   return s;
 }
 
-bool read_full(int fd, char* p, std::size_t n) {
+// io_full() runs read or write until all n bytes are done; false on an error or EOF.
+template <class Op, class Ptr>
+bool io_full(Op op, int fd, Ptr p, std::size_t n) {
   while (n > 0) {
-    const ssize_t r = read(fd, p, n);
+    const ssize_t r = op(fd, p, n);
     if (r <= 0) return false;
     p += r;
     n -= static_cast<std::size_t>(r);
   }
   return true;
 }
-
-bool write_full(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t r = write(fd, p, n);
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<std::size_t>(r);
-  }
-  return true;
-}
+bool read_full(int fd, char* p, std::size_t n) { return io_full(::read, fd, p, n); }
+bool write_full(int fd, const char* p, std::size_t n) { return io_full(::write, fd, p, n); }
 
 // relay() is the broker stand-in: a process that forwards each message as it comes.
 [[noreturn]] void relay(int l_in, int l_out) {

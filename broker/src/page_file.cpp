@@ -15,21 +15,11 @@ namespace weftd {
 
 namespace {
 
-bool pwrite_all(int fd, const char* p, std::size_t n, std::uint64_t off) {
+// io_all() runs pread or pwrite until all n bytes are done; false on an error or EOF.
+template <class Op, class Ptr>
+bool io_all(Op op, int fd, Ptr p, std::size_t n, std::uint64_t off) {
   while (n > 0) {
-    const ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(off));
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<std::size_t>(w);
-    off += static_cast<std::uint64_t>(w);
-  }
-  return true;
-}
-
-bool pread_all(int fd, char* p, std::size_t n, std::uint64_t off) {
-  while (n > 0) {
-    const ssize_t r = ::pread(fd, p, n, static_cast<off_t>(off));
+    const ssize_t r = op(fd, p, n, static_cast<off_t>(off));
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return false;
     p += r;
@@ -37,6 +27,14 @@ bool pread_all(int fd, char* p, std::size_t n, std::uint64_t off) {
     off += static_cast<std::uint64_t>(r);
   }
   return true;
+}
+
+bool pwrite_all(int fd, const char* p, std::size_t n, std::uint64_t off) {
+  return io_all(::pwrite, fd, p, n, off);
+}
+
+bool pread_all(int fd, char* p, std::size_t n, std::uint64_t off) {
+  return io_all(::pread, fd, p, n, off);
 }
 
 }  // namespace

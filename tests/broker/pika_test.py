@@ -6,6 +6,7 @@ Each test names the RabbitMQ behaviour it checks. No test asserts on timing: whe
 test waits to see that something does NOT happen (prefetch), the wait only gives a
 broken broker the chance to misbehave.
 """
+import contextlib
 import datetime
 import decimal
 import json
@@ -679,6 +680,18 @@ class Paging(unittest.TestCase):
                 pass
         return n
 
+    @contextlib.contextmanager
+    def broker(self, *args):
+        """A weftd started with args, a channel on it with queue 'paged' declared; the
+        broker must then exit cleanly."""
+        with WeftdProcess(WEFTD, *args) as w:
+            c = pika.BlockingConnection(pika.ConnectionParameters('127.0.0.1', w.port))
+            ch = c.channel()
+            ch.queue_declare('paged')
+            yield w, ch
+            c.close()
+            self.assertEqual(w.stop(), 0)
+
     @staticmethod
     def message(i):
         # Sizes from empty to several frames (200 KB, over frame_max 131072).
@@ -703,10 +716,7 @@ class Paging(unittest.TestCase):
             self.assertEqual(props.content_type, want_props.content_type)
 
     def test_paged_messages_come_back_in_order_by_get_and_consume(self):
-        with WeftdProcess(WEFTD, '--queue-memory-window', self.WINDOW) as w:
-            c = pika.BlockingConnection(pika.ConnectionParameters('127.0.0.1', w.port))
-            ch = c.channel()
-            ch.queue_declare('paged')
+        with self.broker('--queue-memory-window', self.WINDOW) as (w, ch):
             self.publish(ch, 300)
             v = self.weftd_vars(w)
             self.assertGreater(v['paged_messages'], 250, v)
@@ -721,14 +731,9 @@ class Paging(unittest.TestCase):
             self.check(got)
             v = self.weftd_vars(w)
             self.assertEqual((v['paged_messages'], v['paged_bytes']), (0, 0), v)
-            c.close()
-            self.assertEqual(w.stop(), 0)
 
     def test_requeued_messages_keep_their_place_and_flag(self):
-        with WeftdProcess(WEFTD, '--queue-memory-window', self.WINDOW) as w:
-            c = pika.BlockingConnection(pika.ConnectionParameters('127.0.0.1', w.port))
-            ch = c.channel()
-            ch.queue_declare('paged')
+        with self.broker('--queue-memory-window', self.WINDOW) as (w, ch):
             self.publish(ch, 200)
             ch.basic_qos(prefetch_count=60)  # (pika's cancel would requeue any more)
             first = drain(ch, 'paged', 60, ack=False)  # unacked, then nacked back
@@ -738,13 +743,9 @@ class Paging(unittest.TestCase):
             self.assertEqual(len(got), 200)
             self.check(got)
             self.assertEqual([m.redelivered for m, _, _ in got], [True] * 60 + [False] * 140)
-            c.close()
-            self.assertEqual(w.stop(), 0)
 
     def test_purge_delete_and_fanout_with_paged_messages(self):
-        with WeftdProcess(WEFTD, '--queue-memory-window', self.WINDOW) as w:
-            c = pika.BlockingConnection(pika.ConnectionParameters('127.0.0.1', w.port))
-            ch = c.channel()
+        with self.broker('--queue-memory-window', self.WINDOW) as (w, ch):
             ch.exchange_declare('paged-fan', 'fanout')
             for q in ('fan-a', 'fan-b', 'gone'):
                 ch.queue_declare(q)
@@ -764,33 +765,21 @@ class Paging(unittest.TestCase):
             v = self.weftd_vars(w)
             self.assertEqual((v['paged_messages'], v['paged_bytes']), (0, 0), v)
             self.assertGreaterEqual(v['paged_total'], 400, v)
-            c.close()
-            self.assertEqual(w.stop(), 0)
 
     def test_a_page_dir_that_cannot_be_written_keeps_messages_in_memory(self):
-        with WeftdProcess(WEFTD, '--queue-memory-window', self.WINDOW,
-                          '--page-dir', '/nonexistent/weftd-pages') as w:
-            c = pika.BlockingConnection(pika.ConnectionParameters('127.0.0.1', w.port))
-            ch = c.channel()
-            ch.queue_declare('paged')
+        with self.broker('--queue-memory-window', self.WINDOW,
+                         '--page-dir', '/nonexistent/weftd-pages') as (w, ch):
             self.publish(ch, 100)
             self.assertEqual(self.weftd_vars(w)['paged_total'], 0)
             self.check(drain(ch, 'paged', 100))
-            c.close()
-            self.assertEqual(w.stop(), 0)
             self.assertIn('long queues stay in memory', w.read_log())
 
     def test_window_zero_keeps_everything_in_memory(self):
-        with WeftdProcess(WEFTD, '--queue-memory-window', '0') as w:
-            c = pika.BlockingConnection(pika.ConnectionParameters('127.0.0.1', w.port))
-            ch = c.channel()
-            ch.queue_declare('paged')
+        with self.broker('--queue-memory-window', '0') as (w, ch):
             self.publish(ch, 100)
             self.assertEqual(self.weftd_vars(w)['paged_total'], 0)
             self.assertEqual(self.page_files(w), 0)
             self.check(drain(ch, 'paged', 100))
-            c.close()
-            self.assertEqual(w.stop(), 0)
 
 
 class FlowControl(unittest.TestCase):
