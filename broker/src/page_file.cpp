@@ -89,34 +89,37 @@ bool PageFile::flush() {
   return true;
 }
 
-bool PageFile::append(std::string_view record, Ref* ref) {
-  if (record.size() >= kMaxRecord || tail_ + record.size() >= kMaxFile) return false;
+bool PageFile::append(std::initializer_list<std::string_view> parts, Ref* ref) {
+  std::uint64_t size = 0;
+  for (std::string_view part : parts) size += part.size();
+  if (size >= kMaxRecord || tail_ + size >= kMaxFile) return false;
   if (failed_ || !open()) return false;
-  if (buf_.size() + record.size() > kBuffer && (disk_low() || !flush())) return false;
+  if (buf_.size() + size > kBuffer && (disk_low() || !flush())) return false;
   ref->offset = tail_;
-  ref->length = record.size();
-  if (record.size() > kBuffer) {  // a large message: straight to the file
-    if (!pwrite_all(fd_, record.data(), record.size(), tail_)) {
-      log_warn("queue paging: write failed (errno %d): long queues stay in memory", errno);
-      failed_ = true;
-      return false;
+  ref->length = size;
+  if (size > kBuffer) {  // a large message: straight to the file (the buffer is empty)
+    for (std::string_view part : parts) {
+      if (!pwrite_all(fd_, part.data(), part.size(), flushed_)) {
+        log_warn("queue paging: write failed (errno %d): long queues stay in memory", errno);
+        failed_ = true;
+        return false;
+      }
+      flushed_ += part.size();
     }
-    flushed_ += record.size();
   } else {
     if (buf_.empty()) buf_.reserve(kBuffer);
-    buf_.append(record);
+    for (std::string_view part : parts) buf_.append(part);
   }
-  tail_ += record.size();
+  tail_ += size;
   return true;
 }
 
 bool PageFile::read(const Ref& ref, std::string* out) {
-  out->resize(ref.length);
-  bool ok;
+  bool ok = true;
   if (ref.offset >= flushed_) {  // still in the write buffer
     out->assign(buf_, static_cast<std::size_t>(ref.offset - flushed_), ref.length);
-    ok = true;
   } else {
+    out->resize(ref.length);
     ok = pread_all(fd_, out->data(), ref.length, ref.offset);
   }
   read_to_ = ref.offset + ref.length;

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -36,9 +37,10 @@ class PageFile {
   PageFile(const PageFile&) = delete;
   PageFile& operator=(const PageFile&) = delete;
 
-  // append() adds a record; false if the file cannot be created or written, or is full
-  // (the caller keeps that message in memory instead: a full disk loses nothing).
-  bool append(std::string_view record, Ref* ref);
+  // append() adds a record made of `parts`, in order (copied once, into the write buffer,
+  // not first joined); false if the file cannot be created or written, or is full (the
+  // caller keeps that message in memory instead: a full disk loses nothing).
+  bool append(std::initializer_list<std::string_view> parts, Ref* ref);
   // read() fetches a record that append() returned, in append order, and gives back
   // what lies before it. False on an I/O error.
   bool read(const Ref& ref, std::string* out);

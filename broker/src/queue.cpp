@@ -12,39 +12,32 @@ namespace weftd {
 
 namespace {
 
-// A paged message's record: the lengths of its exchange, routing key and properties
-// (u32 each, host order: the file never outlives the process), those bytes, the body.
-void put_u32(std::string& out, std::size_t n) {
-  const auto v = static_cast<std::uint32_t>(n);
-  out.append(reinterpret_cast<const char*>(&v), 4);
+// A paged message's record: its body first, then its exchange, routing key and
+// properties, then their three lengths (u32 each, host order: the file never outlives
+// the process). Body first so that reading it back costs no copy of the body: the
+// record's string, cut down to it, becomes the message's body.
+bool page_out(PageFile& file, const Message& m, PageFile::Ref* ref) {
+  const std::uint32_t n[3] = {static_cast<std::uint32_t>(m.exchange.size()),
+                              static_cast<std::uint32_t>(m.routing_key.size()),
+                              static_cast<std::uint32_t>(m.properties_wire.size())};
+  return file.append({m.body, m.exchange, m.routing_key, m.properties_wire,
+                      std::string_view(reinterpret_cast<const char*>(n), sizeof n)},
+                     ref);
 }
 
-std::string encode_record(const Message& m) {
-  std::string r;
-  r.reserve(12 + m.exchange.size() + m.routing_key.size() + m.properties_wire.size() +
-            m.body.size());
-  put_u32(r, m.exchange.size());
-  put_u32(r, m.routing_key.size());
-  put_u32(r, m.properties_wire.size());
-  r += m.exchange;
-  r += m.routing_key;
-  r += m.properties_wire;
-  r += m.body;
-  return r;
-}
-
-MessagePtr decode_record(const std::string& r) {
+MessagePtr decode_record(std::string r) {
   std::uint32_t n[3];
   if (r.size() < sizeof n) return nullptr;
-  std::memcpy(n, r.data(), sizeof n);
-  const std::size_t head = sizeof n + std::size_t{n[0]} + n[1] + n[2];
-  if (head > r.size()) return nullptr;
+  std::memcpy(n, r.data() + r.size() - sizeof n, sizeof n);
+  const std::size_t tail = std::size_t{n[0]} + n[1] + n[2] + sizeof n;
+  if (tail > r.size()) return nullptr;
   auto m = std::make_shared<Message>();
-  std::size_t at = sizeof n;
+  std::size_t at = r.size() - tail;
   m->exchange.assign(r, at, n[0]);
   m->routing_key.assign(r, at += n[0], n[1]);
   m->properties_wire.assign(r, at += n[1], n[2]);
-  m->body.assign(r, head, r.size() - head);
+  r.resize(r.size() - tail);
+  m->body = std::move(r);
   m->account();
   return m;
 }
@@ -58,14 +51,12 @@ void Queue::push_back_locked(MessagePtr m) {
   if (paging_ && paging_->window > 0 && mem_bytes_ + size > paging_->window) {
     if (!page_) page_ = std::make_unique<PageFile>(paging_->dir);
     QueuedMessage q;
-    const std::string record = encode_record(*m);
-    if (page_->append(record, &q.page)) {
+    if (page_out(*page_, *m, &q.page)) {
       messages_.push_back(std::move(q));  // m, if no other queue holds it, goes now
       paged_++;
-      paged_bytes_ += record.size();
       QueuePagingStats& st = queue_paging_stats();
       st.messages.fetch_add(1, std::memory_order_relaxed);
-      st.bytes.fetch_add(static_cast<std::int64_t>(record.size()), std::memory_order_relaxed);
+      st.bytes.fetch_add(static_cast<std::int64_t>(q.page.length), std::memory_order_relaxed);
       st.paged_total.fetch_add(1, std::memory_order_relaxed);
       return;
     }
@@ -83,9 +74,8 @@ bool Queue::pop_front_locked(QueuedMessage* out) {
   }
   std::string record;
   const bool read = page_->read(out->page, &record);
-  out->message = read ? decode_record(record) : nullptr;
+  out->message = read ? decode_record(std::move(record)) : nullptr;
   paged_--;
-  paged_bytes_ -= out->page.length;
   QueuePagingStats& st = queue_paging_stats();
   st.messages.fetch_sub(1, std::memory_order_relaxed);
   st.bytes.fetch_sub(static_cast<std::int64_t>(out->page.length), std::memory_order_relaxed);
@@ -103,11 +93,12 @@ std::size_t Queue::clear_locked() {
   messages_.clear();
   QueuePagingStats& st = queue_paging_stats();
   st.messages.fetch_sub(static_cast<std::int64_t>(paged_), std::memory_order_relaxed);
-  st.bytes.fetch_sub(static_cast<std::int64_t>(paged_bytes_), std::memory_order_relaxed);
+  if (page_) {
+    st.bytes.fetch_sub(static_cast<std::int64_t>(page_->live_bytes()), std::memory_order_relaxed);
+    page_->reset();
+  }
   mem_bytes_ = 0;
   paged_ = 0;
-  paged_bytes_ = 0;
-  if (page_) page_->reset();
   return n;
 }
 

@@ -154,8 +154,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
   const QueuePaging* paging_;
   std::unique_ptr<PageFile> page_;  // made at the first message paged
   std::uint64_t mem_bytes_ = 0;     // sizes of the messages_ held in memory
-  std::size_t paged_ = 0;           // messages_ on disk
-  std::uint64_t paged_bytes_ = 0;   // their records' bytes
+  std::size_t paged_ = 0;           // messages_ on disk (their bytes: page_->live_bytes())
   std::vector<std::shared_ptr<QueueConsumer>> consumers_;
   std::size_t next_consumer_ = 0;
   bool had_consumer_ = false;
