@@ -235,7 +235,7 @@ void ChanCore::close() {
     wl_unlock(recvq_);
     throw_closed("close of closed channel");
   }
-  __atomic_store_n(&closed_, true, __ATOMIC_RELAXED);  // (select's glance reads it)
+  set_closed();
   // Every waiter leaves with handoff == false: receivers see "closed", senders throw.
   G* batch[64];
   for (;;) {

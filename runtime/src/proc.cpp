@@ -916,25 +916,30 @@ FiberId newproc_impl(Function& fn, std::string& name, std::source_location site)
 
 // ---- test hooks (weft/detail/test_hooks.h) -------------------------------------------
 
-bool TEST_steal_hot(std::int64_t age_ns) {
-  auto victim = std::make_unique<P>();
-  auto thief = std::make_unique<P>();
-  auto g = std::make_unique<G>();
-  const std::int64_t now = nanotime();
+namespace {
+// A P whose ring holds g alone, displaced there by a hand-off age_ns before `now` (-1:
+// queued some other way).
+std::unique_ptr<P> ring_of_one(G* g, std::int64_t age_ns, std::int64_t now) {
+  auto p = std::make_unique<P>();
   g->ring_since.store(age_ns < 0 ? 0 : now - age_ns, std::memory_order_relaxed);
-  victim->runq.push(g.get());
+  p->runq.push(g);
+  return p;
+}
+}  // namespace
+
+bool TEST_steal_hot(std::int64_t age_ns) {
+  auto g = std::make_unique<G>();
+  auto victim = ring_of_one(g.get(), age_ns, nanotime());
+  auto thief = std::make_unique<P>();
   return runq_steal(thief.get(), victim.get(), false) == g.get();
 }
 
 std::int64_t TEST_steal_hot_ns() { return kHotNs; }
 
 std::int64_t TEST_hot_left(std::int64_t age_ns) {
-  auto p = std::make_unique<P>();
   auto g = std::make_unique<G>();
   const std::int64_t now = nanotime();
-  g->ring_since.store(now - age_ns, std::memory_order_relaxed);
-  p->runq.push(g.get());
-  const std::int64_t until = hot_until(p.get());
+  const std::int64_t until = hot_until(ring_of_one(g.get(), age_ns, now).get());
   return until == 0 ? 0 : until - now;
 }
 

@@ -93,6 +93,7 @@ class ChanCore {
   // count_ and closed_ change under the lock, and select's first pass glances at them
   // without it: their stores are atomic (relaxed: plain moves on x86).
   void set_count(std::size_t n) { __atomic_store_n(&count_, n, __ATOMIC_RELAXED); }
+  void set_closed() { __atomic_store_n(&closed_, true, __ATOMIC_RELAXED); }
 
   const ChanOps* ops_;
   std::size_t size_;  // ops_->size and ops_->trivial, kept next to the state
