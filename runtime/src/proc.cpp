@@ -276,9 +276,10 @@ G* globrunq_get(P* p, std::int64_t max) {
 constexpr std::int64_t kHotNs = 50'000;
 
 // runq_steal() moves half of victim's queue into p's and returns one G to run; nullptr
-// if there is none, or if the first in line is still hot on victim (kHotNs).
-G* runq_steal(P* p, P* victim, bool steal_runnext) {
-  if (hot_until(victim) != 0) return nullptr;
+// if there is none, or if the first in line is still hot on victim (kHotNs) at `now`
+// (0: the clock, read only for a partner).
+G* runq_steal(P* p, P* victim, bool steal_runnext, std::int64_t now = 0) {
+  if (hot_until(victim, now) != 0) return nullptr;
   G* batch[Runq::kSize / 2];
   std::uint32_t n = victim->runq.grab(batch);
   if (n == 0 && steal_runnext) {
@@ -918,7 +919,8 @@ FiberId newproc_impl(Function& fn, std::string& name, std::source_location site)
 
 namespace {
 // A P whose ring holds g alone, displaced there by a hand-off age_ns before `now` (-1:
-// queued some other way).
+// queued some other way). The hooks judge it at that same `now`, not at the clock: a
+// slow run (TSan) must not age it.
 std::unique_ptr<P> ring_of_one(G* g, std::int64_t age_ns, std::int64_t now) {
   auto p = std::make_unique<P>();
   g->ring_since.store(age_ns < 0 ? 0 : now - age_ns, std::memory_order_relaxed);
@@ -929,9 +931,10 @@ std::unique_ptr<P> ring_of_one(G* g, std::int64_t age_ns, std::int64_t now) {
 
 bool TEST_steal_hot(std::int64_t age_ns) {
   auto g = std::make_unique<G>();
-  auto victim = ring_of_one(g.get(), age_ns, nanotime());
+  const std::int64_t now = nanotime();
+  auto victim = ring_of_one(g.get(), age_ns, now);
   auto thief = std::make_unique<P>();
-  return runq_steal(thief.get(), victim.get(), false) == g.get();
+  return runq_steal(thief.get(), victim.get(), false, now) == g.get();
 }
 
 std::int64_t TEST_steal_hot_ns() { return kHotNs; }
@@ -939,18 +942,18 @@ std::int64_t TEST_steal_hot_ns() { return kHotNs; }
 std::int64_t TEST_hot_left(std::int64_t age_ns) {
   auto g = std::make_unique<G>();
   const std::int64_t now = nanotime();
-  const std::int64_t until = hot_until(ring_of_one(g.get(), age_ns, now).get());
+  const std::int64_t until = hot_until(ring_of_one(g.get(), age_ns, now).get(), now);
   return until == 0 ? 0 : until - now;
 }
 
 // ---- exported within the runtime -------------------------------------------------------
 
-std::int64_t hot_until(const P* q) {
+std::int64_t hot_until(const P* q, std::int64_t now) {
   if (G* first = q->runq.front()) {
     const std::int64_t since = first->ring_since.load(std::memory_order_relaxed);
     if (since != 0) {
       const std::int64_t until = since + kHotNs;
-      if (nanotime() < until) return until;
+      if ((now ? now : nanotime()) < until) return until;
     }
   }
   return 0;

@@ -219,8 +219,9 @@ void check_preempt();
 // wakep() starts a spinning M if there is an idle P and nobody spins.
 void wakep();
 // hot_until() is when the G first in p's ring stops being hot (a displaced hand-off
-// partner, left to p by thieves for kHotNs), or 0 if it is not hot or there is none.
-std::int64_t hot_until(const P* p);
+// partner, left to p by thieves for kHotNs), or 0 if it is not hot or there is none,
+// at time `now` (0: nanotime(), read only if the first G is such a partner).
+std::int64_t hot_until(const P* p, std::int64_t now = 0);
 // poll_break() wakes the M blocked until the next timer (an earlier timer was added).
 void poll_break();
 // globrunq_put() appends g to the global run queue and wakes an M if needed.
