@@ -228,14 +228,20 @@ constexpr std::uint32_t kFrontRunMax = 61;
 bool queued_front(G* g) { return g->queued_front.load(std::memory_order_relaxed); }
 
 // runq_get() takes the next G of p: runnext first (inheriting the time slice), then the
-// local queue. Owner only.
-G* runq_get(P* p, bool* inherit) {
+// local queue. Owner only. Its runnext case is inline (every hand-off switch takes it);
+// the ring's is runq_get_ring().
+G* runq_get_ring(P* p);
+__attribute__((always_inline)) inline G* runq_get(P* p, bool* inherit) {
   G* next = p->runnext.load(std::memory_order_relaxed);
   if (next && p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
     *inherit = true;
     return next;
   }
   *inherit = false;
+  return runq_get_ring(p);
+}
+
+G* runq_get_ring(P* p) {
   if (p->front_run >= kFrontRunMax) {
     p->front_run = 0;
     if (G* g = p->runq.pop_behind(queued_front)) return g;
@@ -446,6 +452,13 @@ inline void set_runnable_after_wait(G* g) {
   g->status.store(GStatus::runnable, std::memory_order_release);
   asym_fence_light();
   while (g->trim.load(std::memory_order_acquire)) [[unlikely]] cpu_relax();
+}
+
+// make_runnable_inline() is make_runnable(): g leaves `waiting`, on no queue yet.
+__attribute__((always_inline)) inline void make_runnable_inline(G* g) {
+  trace_event(EventKind::fiber_unpark, g->id);
+  g->status_since.store(0, std::memory_order_relaxed);  // kept for waits only
+  set_runnable_after_wait(g);
 }
 
 // post_switch_rest() is post_switch() for all but a park that commits: yields, exits,
@@ -912,7 +925,6 @@ void gdestroy(M* m, G* g) {
 
 }  // namespace
 
-void ready_impl(G* g);
 FiberId newproc_impl(Function& fn, std::string& name, std::source_location site);
 
 // ---- test hooks (weft/detail/test_hooks.h) -------------------------------------------
@@ -1003,32 +1015,25 @@ void park(WaitReason reason, bool (*unlock)(G*, void*), void* arg) {
   g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
 }
 
-void ready(G* g) {
-  g->partner = false;
-  systemstack([g] { ready_impl(g); });
-}
-
-void ready_partner(G* g) {
-  g->partner = true;
-  systemstack([g] { ready_impl(g); });
-}
-
 // make_runnable() is the first half of ready(): g leaves `waiting`, on no queue yet.
-void make_runnable(G* g) {
-  trace_event(EventKind::fiber_unpark, g->id);
-  g->status_since.store(0, std::memory_order_relaxed);  // kept for waits only
-  set_runnable_after_wait(g);
-}
+void make_runnable(G* g) { make_runnable_inline(g); }
 
-void ready_impl(G* g) {
-  make_runnable(g);
+// ready_impl() is inline in ready() and ready_partner(), the two calls on every
+// hand-off path (a channel's, a mutex's): its common case -- this P's runnext empty, its
+// ring empty -- is a dozen instructions, fewer than the calls it was split into cost.
+__attribute__((always_inline)) inline void ready_impl(G* g) {
+  make_runnable_inline(g);
   M* m = getm();
   P* p = m ? m->p : nullptr;
   if (!p) {
     globrunq_put(g);
     return;
   }
-  runq_put(p, g, true);
+  // runq_put(p, g, true) with its first case inline: only p's owner fills runnext.
+  if (p->runnext.load(std::memory_order_relaxed))
+    runq_put(p, g, true);
+  else
+    p->runnext.store(g, std::memory_order_release);
   // When g is all this P has queued, wake nobody: the usual reason for readying one
   // fiber is a hand-off (a send to a waiting receiver, an unlock, I/O done), after which
   // the readier parks and this M runs g next -- an M woken to steal it would find
@@ -1040,6 +1045,16 @@ void ready_impl(G* g) {
   // If it cools while this P stays busy, sysmon wakes a thief as above.
   if (p->runq.empty() || hot_until(p) != 0) return;
   wakep();
+}
+
+void ready(G* g) {
+  g->partner = false;
+  systemstack([g] { ready_impl(g); });
+}
+
+void ready_partner(G* g) {
+  g->partner = true;
+  systemstack([g] { ready_impl(g); });
 }
 
 void gosched(M* m, bool global) {
