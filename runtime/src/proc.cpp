@@ -20,6 +20,7 @@
 #include "leaf.h"
 #include "netpoll_hook.h"
 #include "registry.h"
+#include "switch.h"
 #include "systemstack.h"
 #include "trace.h"
 #include "weft/detail/test_hooks.h"
@@ -55,8 +56,6 @@ Sched* sched = nullptr;
 
 // Fiber ids are unique for the life of the process, across runs.
 static std::atomic<std::uint64_t> goid_gen{1};
-
-void make_runnable(G* g);  // below, outside the anonymous namespace
 
 namespace {
 
@@ -171,7 +170,11 @@ void gfput(P* p, G* g) {
   sched->gfree_lock.unlock();
 }
 
+}  // namespace
+
 // ---- run queues ---------------------------------------------------------------------
+// runq_put(), runq_get_ring() and globrunq_get() are also called by switch.h's inline
+// code, in other files.
 
 void runq_put(P* p, G* g, bool next) {
   std::int64_t since = 0;
@@ -227,20 +230,6 @@ constexpr std::uint32_t kFrontRunMax = 61;
 
 bool queued_front(G* g) { return g->queued_front.load(std::memory_order_relaxed); }
 
-// runq_get() takes the next G of p: runnext first (inheriting the time slice), then the
-// local queue. Owner only. Its runnext case is inline (every hand-off switch takes it);
-// the ring's is runq_get_ring().
-G* runq_get_ring(P* p);
-__attribute__((always_inline)) inline G* runq_get(P* p, bool* inherit) {
-  G* next = p->runnext.load(std::memory_order_relaxed);
-  if (next && p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
-    *inherit = true;
-    return next;
-  }
-  *inherit = false;
-  return runq_get_ring(p);
-}
-
 G* runq_get_ring(P* p) {
   if (p->front_run >= kFrontRunMax) {
     p->front_run = 0;
@@ -271,6 +260,8 @@ G* globrunq_get(P* p, std::int64_t max) {
   for (std::size_t i = 1; i < got; i++) runq_put(p, batch[i], false);
   return batch[0];
 }
+
+namespace {
 
 // A G that a hand-off displaced from runnext into its P's ring is left to that P for
 // this long: it is another fiber's partner in a hand-off (a producer its consumer woke),
@@ -418,23 +409,6 @@ void resetspinning(M* m) {
 
 // ---- switching -------------------------------------------------------------------------
 
-inline void execute_prep(M* m, P* p, G* g, bool inherit) {
-  if (!inherit) {
-    p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    if (p->preempt.load(std::memory_order_relaxed))
-      p->preempt.store(false, std::memory_order_relaxed);
-  }
-  // Before g's stack can change: a stack walk from another thread (profile.cpp) that
-  // read the old `resumes` and then saw any of g's new writes sees this one too.
-  g->resumes.store(g->resumes.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
-  g->status.store(GStatus::running, std::memory_order_relaxed);
-  g->m = m;
-  m->curg = g;
-  trace_event(EventKind::fiber_run, g->id);
-  p->n_switches.store(p->n_switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-}
-
 void gdestroy(M* m, G* g);
 
 // The live-fiber count is kept per P (owner-written) so go() and exit never share a
@@ -446,20 +420,10 @@ inline void live_add(P* p, std::int64_t d) {
     registry_live_add(d);
 }
 
-// set_runnable_after_wait() moves a waiting G to runnable, after any stack trim that
-// sysmon started on it has finished (the Dekker pair of stack_trim.cpp).
-inline void set_runnable_after_wait(G* g) {
-  g->status.store(GStatus::runnable, std::memory_order_release);
-  asym_fence_light();
-  while (g->trim.load(std::memory_order_acquire)) [[unlikely]] cpu_relax();
-}
+}  // namespace
 
-// make_runnable_inline() is make_runnable(): g leaves `waiting`, on no queue yet.
-__attribute__((always_inline)) inline void make_runnable_inline(G* g) {
-  trace_event(EventKind::fiber_unpark, g->id);
-  g->status_since.store(0, std::memory_order_relaxed);  // kept for waits only
-  set_runnable_after_wait(g);
-}
+// post_switch_rest(), end_inherited_slice() and overflow_report() are switch.h's out-of-line
+// cases.
 
 // post_switch_rest() is post_switch() for all but a park that commits: yields, exits,
 // and a park cancelled because the event it waits for already happened.
@@ -487,27 +451,6 @@ __attribute__((noinline)) void post_switch_rest(M* m, PostKind kind, G* prev) {
   }
 }
 
-// post_switch() finishes whatever the previous context left in m->post. Runs first
-// thing on every resumed context (see proc.h, "Switching"). Inline: it runs after
-// every switch, and its common case, a park that commits, costs less than a call frame.
-__attribute__((always_inline)) inline void post_switch(M* m) {
-  const PostKind kind = m->post;
-  if (kind == PostKind::none) return;
-  G* prev = m->post_g;
-  m->post = PostKind::none;
-  m->post_g = nullptr;
-  if (kind == PostKind::park) {
-    prev->status.store(GStatus::waiting, std::memory_order_release);
-    if (!prev->park_unlock || prev->park_unlock(prev, prev->park_arg)) return;
-  }
-  post_switch_rest(m, kind, prev);
-}
-
-[[noreturn]] WEFT_NO_SPLIT_STACK void fiber_main(transfer_t t);
-#if !WEFT_SPLIT_STACK
-[[noreturn]] void overflow_report(G* g);
-#endif
-
 // end_inherited_slice() honours a preemption request that reached a direct switch: a
 // chain of fibers handing runnext to each other never passes execute_prep() without
 // inheriting, so it would keep the 10 ms slice (and the P) forever. The runnext G goes
@@ -519,58 +462,6 @@ void end_inherited_slice(P* p) {
   G* rn = p->runnext.load(std::memory_order_relaxed);
   if (rn && p->runnext.compare_exchange_strong(rn, nullptr, std::memory_order_acq_rel))
     runq_put(p, rn, false);
-}
-
-// switch_away() leaves the running fiber g with post action `kind`: directly to the next
-// runnable G of this P if there is one, to g0 otherwise. Returns when g is resumed.
-// Always inlined into its few callers (park, gosched, check_preempt, a fiber's exit, the
-// return from a blocking call): one return less to mispredict each time a fiber is
-// resumed (see context_switch()).
-__attribute__((always_inline)) inline void switch_away(M* m, G* g, PostKind kind) {
-#if !WEFT_SPLIT_STACK
-  if (!stack_canary_ok(g->stack)) overflow_report(g);
-#endif
-  // The trace's fiber_park / fiber_stop (arg: 0 yield, 1 to the global queue -- preempted,
-  // or back from a blocking call without a P -- 2 exit), here rather than in each caller:
-  // switch_away has a frame anyway, so the hook costs its callers nothing when off.
-  if (trace_enabled())
-    trace_emit(
-        kind == PostKind::park ? EventKind::fiber_park : EventKind::fiber_stop, g->id,
-        kind == PostKind::exit           ? 2
-        : kind == PostKind::yield_global ? 1
-                                         : 0,
-        0,
-        kind == PostKind::park ? g->wait_reason.load(std::memory_order_relaxed) : WaitReason::none,
-        kTraceAutoP);
-  P* p = m->p;
-  G* next = nullptr;
-  bool inherit = false;
-  if (p && !sched->stopping.load(std::memory_order_relaxed)) {
-    if (p->preempt.load(std::memory_order_relaxed)) [[unlikely]] {
-      systemstack([p] { end_inherited_slice(p); });  // then schedule() on g0 picks
-    } else if (--p->switch_budget == 0) [[unlikely]] {
-      p->switch_budget = 61;
-      if (sched->runqsize.load(std::memory_order_relaxed) > 0)
-        systemstack([&] { next = globrunq_get(p, 1); });
-      std::int64_t t0 = p->timer0.load(std::memory_order_relaxed);
-      if (!next && !(t0 != 0 && t0 <= nanotime())) next = runq_get(p, &inherit);
-    } else {
-      next = runq_get(p, &inherit);
-    }
-  }
-  m->post = kind;
-  m->post_g = g;
-  SwitchRecord* rec;
-  if (next) {
-    execute_prep(m, p, next, inherit);
-    rec = context_switch(g->ctx, next->ctx, &m->rec, kind == PostKind::exit);
-  } else {
-    m->curg = nullptr;
-    rec = context_switch(g->ctx, m->g0, &m->rec, kind == PostKind::exit);
-  }
-  // Resumed, possibly on another M: only `rec` tells which.
-  M* now = static_cast<M*>(rec->arg);
-  systemstack([now] { post_switch(now); });
 }
 
 #if !WEFT_SPLIT_STACK
@@ -587,6 +478,10 @@ __attribute__((always_inline)) inline void switch_away(M* m, G* g, PostKind kind
   std::_Exit(2);
 }
 #endif
+
+namespace {
+
+[[noreturn]] WEFT_NO_SPLIT_STACK void fiber_main(transfer_t t);
 
 // ---- finding work ---------------------------------------------------------------------
 
@@ -1005,57 +900,12 @@ void globrunq_put(G* g) {
 }
 
 void park(WaitReason reason, bool (*unlock)(G*, void*), void* arg) {
-  M* m = getm();
-  G* g = m->curg;
-  g->wait_reason.store(reason, std::memory_order_relaxed);
-  g->park_unlock = unlock;
-  g->park_arg = arg;
-  g->status_since.store(tick_now(), std::memory_order_relaxed);
-  switch_away(m, g, PostKind::park);
-  g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
+  park_inline(reason, unlock, arg);
 }
 
-// make_runnable() is the first half of ready(): g leaves `waiting`, on no queue yet.
-void make_runnable(G* g) { make_runnable_inline(g); }
+void ready(G* g) { ready_inline(g, false); }
 
-// ready_impl() is inline in ready() and ready_partner(), the two calls on every
-// hand-off path (a channel's, a mutex's): its common case -- this P's runnext empty, its
-// ring empty -- is a dozen instructions, fewer than the calls it was split into cost.
-__attribute__((always_inline)) inline void ready_impl(G* g) {
-  make_runnable_inline(g);
-  M* m = getm();
-  P* p = m ? m->p : nullptr;
-  if (!p) {
-    globrunq_put(g);
-    return;
-  }
-  // runq_put(p, g, true) with its first case inline: only p's owner fills runnext.
-  if (p->runnext.load(std::memory_order_relaxed))
-    runq_put(p, g, true);
-  else
-    p->runnext.store(g, std::memory_order_release);
-  // When g is all this P has queued, wake nobody: the usual reason for readying one
-  // fiber is a hand-off (a send to a waiting receiver, an unlock, I/O done), after which
-  // the readier parks and this M runs g next -- an M woken to steal it would find
-  // nothing (runnext is stolen last) and park again: a futex wake and a wasted thread
-  // switch per message on a server. If the readier keeps the P instead, sysmon wakes an
-  // M to steal g after a tick (retake()). A second ready() pushes g to the queue, and
-  // then a thief is woken at once -- unless the G first in line is hot (kHotNs), which
-  // no thief would take yet: it would park again, a futex wake per hand-off for nothing.
-  // If it cools while this P stays busy, sysmon wakes a thief as above.
-  if (p->runq.empty() || hot_until(p) != 0) return;
-  wakep();
-}
-
-void ready(G* g) {
-  g->partner = false;
-  systemstack([g] { ready_impl(g); });
-}
-
-void ready_partner(G* g) {
-  g->partner = true;
-  systemstack([g] { ready_impl(g); });
-}
+void ready_partner(G* g) { ready_inline(g, true); }
 
 void gosched(M* m, bool global) {
   G* g = m->curg;

@@ -1,0 +1,203 @@
+// switch.h: a fiber switching away and being readied -- the inline half of park() and
+// ready() (proc.cpp).
+//
+// Every blocking hand-off runs this code twice per message: a channel's receiver readies
+// the sender it found waiting, and a fiber parks and the P switches straight to the one
+// in its runnext. It is inline so that a primitive's blocking path (chan.cpp) parks
+// without a call layer in between: after a switch each return up the resumed fiber's
+// stack mispredicts (the return-address predictor holds the other fiber's calls), and a
+// frame's prologue and epilogue cost as much again. weft-bench pingpong on 1 P, park()
+// and ready() inline in the channel: 69 -> 59 ns per round trip (interleaved runs;
+// callgrind 715 -> 665 instructions). Everything rare stays out of line in proc.cpp: the
+// ring's pop, the global queue, a preemption, a cancelled park, a full runnext.
+//
+// Invariants are proc.h's ("Switching"): whatever must happen after the old fiber is off
+// its stack travels in M::post and is done by whoever is resumed (post_switch()).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "asym_fence.h"
+#include "g.h"
+#include "proc.h"
+#include "spinlock.h"
+#include "stack.h"
+#include "systemstack.h"
+#include "trace.h"
+
+namespace weft::detail {
+
+// Out of line, in proc.cpp.
+void runq_put(P* p, G* g, bool next);
+G* runq_get_ring(P* p);
+G* globrunq_get(P* p, std::int64_t max);
+void post_switch_rest(M* m, PostKind kind, G* prev);
+void end_inherited_slice(P* p);
+#if !WEFT_SPLIT_STACK
+[[noreturn]] void overflow_report(G* g);
+#endif
+
+// runq_get() takes the next G of p: runnext first (inheriting the time slice), then the
+// local queue. Owner only. Its runnext case is inline (every hand-off switch takes it);
+// the ring's is runq_get_ring().
+__attribute__((always_inline)) inline G* runq_get(P* p, bool* inherit) {
+  G* next = p->runnext.load(std::memory_order_relaxed);
+  if (next && p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
+    *inherit = true;
+    return next;
+  }
+  *inherit = false;
+  return runq_get_ring(p);
+}
+
+// execute_prep() makes g the running fiber of m and p.
+__attribute__((always_inline)) inline void execute_prep(M* m, P* p, G* g, bool inherit) {
+  if (!inherit) {
+    p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (p->preempt.load(std::memory_order_relaxed))
+      p->preempt.store(false, std::memory_order_relaxed);
+  }
+  // Before g's stack can change: a stack walk from another thread (profile.cpp) that
+  // read the old `resumes` and then saw any of g's new writes sees this one too.
+  g->resumes.store(g->resumes.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  g->status.store(GStatus::running, std::memory_order_relaxed);
+  g->m = m;
+  m->curg = g;
+  trace_event(EventKind::fiber_run, g->id);
+  p->n_switches.store(p->n_switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+// set_runnable_after_wait() moves a waiting G to runnable, after any stack trim that
+// sysmon started on it has finished (the Dekker pair of stack_trim.cpp).
+inline void set_runnable_after_wait(G* g) {
+  g->status.store(GStatus::runnable, std::memory_order_release);
+  asym_fence_light();
+  while (g->trim.load(std::memory_order_acquire)) [[unlikely]] cpu_relax();
+}
+
+// make_runnable() is the first half of ready(): g leaves `waiting`, on no queue yet.
+__attribute__((always_inline)) inline void make_runnable(G* g) {
+  trace_event(EventKind::fiber_unpark, g->id);
+  g->status_since.store(0, std::memory_order_relaxed);  // kept for waits only
+  set_runnable_after_wait(g);
+}
+
+// post_switch() finishes whatever the previous context left in m->post. Runs first
+// thing on every resumed context (see proc.h, "Switching"). Inline: it runs after
+// every switch, and its common case, a park that commits, costs less than a call frame.
+__attribute__((always_inline)) inline void post_switch(M* m) {
+  const PostKind kind = m->post;
+  if (kind == PostKind::none) return;
+  G* prev = m->post_g;
+  m->post = PostKind::none;
+  m->post_g = nullptr;
+  if (kind == PostKind::park) {
+    prev->status.store(GStatus::waiting, std::memory_order_release);
+    if (!prev->park_unlock || prev->park_unlock(prev, prev->park_arg)) return;
+  }
+  post_switch_rest(m, kind, prev);
+}
+
+// switch_away() leaves the running fiber g with post action `kind`: directly to the next
+// runnable G of this P if there is one, to g0 otherwise. Returns when g is resumed.
+// Always inlined into its few callers (park, gosched, check_preempt, a fiber's exit, the
+// return from a blocking call): one return less to mispredict each time a fiber is
+// resumed (see context_switch()).
+__attribute__((always_inline)) inline void switch_away(M* m, G* g, PostKind kind) {
+#if !WEFT_SPLIT_STACK
+  if (!stack_canary_ok(g->stack)) overflow_report(g);
+#endif
+  // The trace's fiber_park / fiber_stop (arg: 0 yield, 1 to the global queue -- preempted,
+  // or back from a blocking call without a P -- 2 exit), here rather than in each caller:
+  // switch_away has a frame anyway, so the hook costs its callers nothing when off.
+  if (trace_enabled())
+    trace_emit(
+        kind == PostKind::park ? EventKind::fiber_park : EventKind::fiber_stop, g->id,
+        kind == PostKind::exit           ? 2
+        : kind == PostKind::yield_global ? 1
+                                         : 0,
+        0,
+        kind == PostKind::park ? g->wait_reason.load(std::memory_order_relaxed) : WaitReason::none,
+        kTraceAutoP);
+  P* p = m->p;
+  G* next = nullptr;
+  bool inherit = false;
+  if (p && !sched->stopping.load(std::memory_order_relaxed)) {
+    if (p->preempt.load(std::memory_order_relaxed)) [[unlikely]] {
+      systemstack([p] { end_inherited_slice(p); });  // then schedule() on g0 picks
+    } else if (--p->switch_budget == 0) [[unlikely]] {
+      p->switch_budget = 61;
+      if (sched->runqsize.load(std::memory_order_relaxed) > 0)
+        systemstack([&] { next = globrunq_get(p, 1); });
+      std::int64_t t0 = p->timer0.load(std::memory_order_relaxed);
+      if (!next && !(t0 != 0 && t0 <= nanotime())) next = runq_get(p, &inherit);
+    } else {
+      next = runq_get(p, &inherit);
+    }
+  }
+  m->post = kind;
+  m->post_g = g;
+  SwitchRecord* rec;
+  if (next) {
+    execute_prep(m, p, next, inherit);
+    rec = context_switch(g->ctx, next->ctx, &m->rec, kind == PostKind::exit);
+  } else {
+    m->curg = nullptr;
+    rec = context_switch(g->ctx, m->g0, &m->rec, kind == PostKind::exit);
+  }
+  // Resumed, possibly on another M: only `rec` tells which.
+  M* now = static_cast<M*>(rec->arg);
+  systemstack([now] { post_switch(now); });
+}
+
+// park_inline() is park() (proc.h).
+__attribute__((always_inline)) inline void park_inline(WaitReason reason, bool (*unlock)(G*, void*),
+                                                       void* arg) {
+  M* m = getm();
+  G* g = m->curg;
+  g->wait_reason.store(reason, std::memory_order_relaxed);
+  g->park_unlock = unlock;
+  g->park_arg = arg;
+  g->status_since.store(tick_now(), std::memory_order_relaxed);
+  switch_away(m, g, PostKind::park);
+  g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
+}
+
+// ready_impl() is ready()'s work, on the system stack. Its common case -- this P's
+// runnext empty, its ring empty -- is a dozen instructions, fewer than the calls it was
+// split into cost.
+__attribute__((always_inline)) inline void ready_impl(G* g) {
+  make_runnable(g);
+  M* m = getm();
+  P* p = m ? m->p : nullptr;
+  if (!p) {
+    globrunq_put(g);
+    return;
+  }
+  // runq_put(p, g, true) with its first case inline: only p's owner fills runnext.
+  if (p->runnext.load(std::memory_order_relaxed))
+    runq_put(p, g, true);
+  else
+    p->runnext.store(g, std::memory_order_release);
+  // When g is all this P has queued, wake nobody: the usual reason for readying one
+  // fiber is a hand-off (a send to a waiting receiver, an unlock, I/O done), after which
+  // the readier parks and this M runs g next -- an M woken to steal it would find
+  // nothing (runnext is stolen last) and park again: a futex wake and a wasted thread
+  // switch per message on a server. If the readier keeps the P instead, sysmon wakes an
+  // M to steal g after a tick (retake()). A second ready() pushes g to the queue, and
+  // then a thief is woken at once -- unless the G first in line is hot (kHotNs), which
+  // no thief would take yet: it would park again, a futex wake per hand-off for nothing.
+  // If it cools while this P stays busy, sysmon wakes a thief as above.
+  if (p->runq.empty() || hot_until(p) != 0) return;
+  wakep();
+}
+
+// ready_inline() is ready() (proc.h), or ready_partner() if `partner`.
+__attribute__((always_inline)) inline void ready_inline(G* g, bool partner) {
+  g->partner = partner;
+  systemstack([g] { ready_impl(g); });
+}
+
+}  // namespace weft::detail
