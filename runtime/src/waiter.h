@@ -79,9 +79,15 @@ inline void wl_remove(WaitList& l, Waiter* w) {  // REQUIRES: w->linked
   w->linked = false;
 }
 inline bool wl_empty(const WaitList& l) { return l.head == nullptr; }
-inline Waiter* wl_pop_front(WaitList& l) {
+inline Waiter* wl_pop_front(WaitList& l) {  // wl_remove() of the head, whose prev is null
   Waiter* w = l.head;
-  if (w) wl_remove(l, w);
+  if (w) {
+    Waiter* next = w->next;
+    l.head = next;
+    (next ? next->prev : l.tail) = nullptr;
+    w->next = nullptr;
+    w->linked = false;
+  }
   return w;
 }
 
