@@ -19,16 +19,17 @@ namespace weft::detail {
 
 inline void cpu_relax() { __builtin_ia32_pause(); }
 
+// spin_acquire_contended() is spin_acquire() once the word was found held.
+void spin_acquire_contended(std::atomic<std::uint32_t>& word);
+
+// The uncontended case is inline and the loop is not: the loop's registers (a counter,
+// sched_yield's address) cost every caller a prologue and an epilogue, on every channel
+// operation.
 inline void spin_acquire(std::atomic<std::uint32_t>& word) {
-  for (int spins = 0;; spins++) {
-    if (word.load(std::memory_order_relaxed) == 0 &&
-        word.exchange(1, std::memory_order_acquire) == 0)
-      return;
-    if (spins < 64)
-      cpu_relax();
-    else
-      leaf_sched_yield();  // leaf.h: safe on a fiber's first segment
-  }
+  if (word.load(std::memory_order_relaxed) == 0 && word.exchange(1, std::memory_order_acquire) == 0)
+      [[likely]]
+    return;
+  spin_acquire_contended(word);
 }
 inline void spin_release(std::atomic<std::uint32_t>& word) {
   word.store(0, std::memory_order_release);
