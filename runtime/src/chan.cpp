@@ -47,13 +47,7 @@ namespace {
 // less between the switch and the code that blocked.
 __attribute__((always_inline)) inline void park_locked(Waiter* w, WaitList& l, WaitReason reason) {
   if (w->g) {
-    park_inline(
-        reason,
-        [](G*, void* list) {
-          wl_unlock(*static_cast<WaitList*>(list));
-          return true;
-        },
-        &l);
+    park_releasing(reason, &l.lock);  // wl_unlock(l) after the switch
     return;
   }
   wl_unlock(l);

@@ -203,7 +203,8 @@ inline G* getg() {
 // park() parks the calling fiber with `reason`. After the switch, on the next context,
 // unlock(g, arg) runs; if it returns false the park is cancelled and g runs again.
 // The fiber returns from park() after someone calls ready(g).
-// REQUIRES: running on a fiber. Any lock the waker needs is released by `unlock`.
+// REQUIRES: running on a fiber; unlock is not null (switch.h's park_releasing() uses that).
+// Any lock the waker needs is released by `unlock`.
 void park(WaitReason reason, bool (*unlock)(G*, void*), void* arg);
 // ready() makes a waiting g runnable, in this P's runnext slot. Any thread.
 void ready(G* g);

@@ -95,7 +95,11 @@ __attribute__((always_inline)) inline void post_switch(M* m) {
   m->post_g = nullptr;
   if (kind == PostKind::park) {
     prev->status.store(GStatus::waiting, std::memory_order_release);
-    if (!prev->park_unlock || prev->park_unlock(prev, prev->park_arg)) return;
+    if (!prev->park_unlock) {  // park_releasing(): park_arg is a spin word
+      spin_release(*static_cast<std::atomic<std::uint32_t>*>(prev->park_arg));
+      return;
+    }
+    if (prev->park_unlock(prev, prev->park_arg)) return;
   }
   post_switch_rest(m, kind, prev);
 }
@@ -163,6 +167,13 @@ __attribute__((always_inline)) inline void park_inline(WaitReason reason, bool (
   g->status_since.store(tick_now(), std::memory_order_relaxed);
   switch_away(m, g, PostKind::park);
   g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
+}
+
+// park_releasing() is park() whose unlock step releases the spin word `lock` (a
+// channel's): a store where a call through park_unlock cost a dozen instructions.
+__attribute__((always_inline)) inline void park_releasing(WaitReason reason,
+                                                          std::atomic<std::uint32_t>* lock) {
+  park_inline(reason, nullptr, lock);
 }
 
 // ready_impl() is ready()'s work, on the system stack. Its common case -- this P's
