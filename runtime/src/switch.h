@@ -170,7 +170,7 @@ __attribute__((always_inline)) inline void park_inline(WaitReason reason, bool (
 }
 
 // park_releasing() is park() whose unlock step releases the spin word `lock` (a
-// channel's): a store where a call through park_unlock cost a dozen instructions.
+// channel's): a store where a call through park_unlock cost about ten instructions.
 __attribute__((always_inline)) inline void park_releasing(WaitReason reason,
                                                           std::atomic<std::uint32_t>* lock) {
   park_inline(reason, nullptr, lock);
