@@ -512,6 +512,15 @@ TEST(GlobalRunq, EveryEntryIsTakenOnceByBatchingTakers) {
   EXPECT_EQ(weft::detail::TEST_globrunq_race(1'000'000, 2), 0u);
 }
 
+TEST(SpinLock, ExcludesWhenContended) {
+  // Four threads find the lock held and take the contended path (spin, then
+  // sched_yield), which must still acquire before it returns; then they race on. Not
+  // one increment may be lost.
+  const auto r = weft::detail::TEST_spin_race(4, 200'000);
+  EXPECT_EQ(r.lost, 0u);
+  EXPECT_GE(r.contended, 4u);
+}
+
 TEST(ProcSpawn, ASpawningLoopRunsItsChildrenAsItGoes) {
   // On one P, a loop that spawns 20,000 fibers which return at once yields whenever half
   // the local queue is its children: they run, and their Gs and stacks go back to this

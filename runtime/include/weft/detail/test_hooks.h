@@ -33,6 +33,16 @@ std::int64_t TEST_steal_hot_ns();
 // TEST_hot_left() is how much longer (ns) such a G displaced `age_ns` ago stays hot, as
 // an idle M reckons it to sleep until then instead of spinning: 0 once it has cooled.
 std::int64_t TEST_hot_left(std::int64_t age_ns);
+// TEST_spin_race() has `threads` plain threads each take a runtime spin lock
+// `increments` times and bump a counter under it, the first take of each made while the
+// caller holds the lock; `lost` is how many increments are missing (0 if the lock
+// excludes), `contended` how many takes went down the contended path (at least
+// `threads`).
+struct SpinRaceResult {
+  std::uint64_t lost;
+  std::uint64_t contended;
+};
+SpinRaceResult TEST_spin_race(int threads, int increments);
 // TEST_first_stack_size() is the usable size of the calling fiber's first segment.
 std::size_t TEST_first_stack_size();
 // TEST_fiber_has_segments() tells whether libgcc has mapped segments for the calling
