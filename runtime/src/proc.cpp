@@ -173,20 +173,13 @@ void gfput(P* p, G* g) {
 }  // namespace
 
 // ---- run queues ---------------------------------------------------------------------
-// runq_put(), runq_get_ring() and globrunq_get() are also called by switch.h's inline
-// code, in other files.
+// runq_put_slow(), runq_get_ring() and globrunq_get() are the out-of-line cases of
+// switch.h's runq_put() and runq_get().
 
-void runq_put(P* p, G* g, bool next) {
+void runq_put_slow(P* p, G* g, bool next) {
   std::int64_t since = 0;
   if (next) {
-    // Only p's owner fills runnext, and thieves only empty it: found empty, it stays
-    // empty until this store, which needs no locked exchange.
-    G* old = p->runnext.load(std::memory_order_relaxed);
-    if (!old) {
-      p->runnext.store(g, std::memory_order_release);
-      return;
-    }
-    old = p->runnext.exchange(g, std::memory_order_acq_rel);
+    G* old = p->runnext.exchange(g, std::memory_order_acq_rel);
     if (!old) return;
     g = old;  // the old runnext goes to the tail
     if (old->partner) since = nanotime();
@@ -205,22 +198,6 @@ void runq_put(P* p, G* g, bool next) {
   }
 }
 
-// spawn_put() queues a G that go() just made: in runnext, and the one it displaces from
-// there -- its older sibling, as a rule -- at the head of the ring rather than the tail.
-// A fiber's children thus run newest first, before anything queued earlier, and a tree
-// of fibers is walked depth first: the fibers alive at once are the current path and
-// its pending siblings (tens), not a whole level of the tree (tens of thousands, each
-// with a stack touched for the first time). Thieves still take from the head, so the
-// other Ps get pending siblings.
-void spawn_put(P* p, G* g) {
-  G* old = p->runnext.exchange(g, std::memory_order_acq_rel);
-  if (!old) return;
-  old->ring_since.store(0, std::memory_order_relaxed);
-  old->queued_front.store(true, std::memory_order_relaxed);  // before a thief can see it
-  if (p->runq.push_front(old)) return;
-  runq_put(p, old, false);
-}
-
 // Fairness. Pops and steals take from the head, so the Gs that came in at the front are
 // always a prefix of the ring, and the Gs queued at the tail wait behind it. Once
 // kFrontRunMax front Gs have run in a row, the oldest G waiting behind them runs next
@@ -228,7 +205,9 @@ void spawn_put(P* p, G* g) {
 // it. 61 is Go's period for the same guarantee to the global queue.
 constexpr std::uint32_t kFrontRunMax = 61;
 
+namespace {
 bool queued_front(G* g) { return g->queued_front.load(std::memory_order_relaxed); }
+}  // namespace
 
 G* runq_get_ring(P* p) {
   if (p->front_run >= kFrontRunMax) {
@@ -262,6 +241,22 @@ G* globrunq_get(P* p, std::int64_t max) {
 }
 
 namespace {
+
+// spawn_put() queues a G that go() just made: in runnext, and the one it displaces from
+// there -- its older sibling, as a rule -- at the head of the ring rather than the tail.
+// A fiber's children thus run newest first, before anything queued earlier, and a tree
+// of fibers is walked depth first: the fibers alive at once are the current path and
+// its pending siblings (tens), not a whole level of the tree (tens of thousands, each
+// with a stack touched for the first time). Thieves still take from the head, so the
+// other Ps get pending siblings.
+void spawn_put(P* p, G* g) {
+  G* old = p->runnext.exchange(g, std::memory_order_acq_rel);
+  if (!old) return;
+  old->ring_since.store(0, std::memory_order_relaxed);
+  old->queued_front.store(true, std::memory_order_relaxed);  // before a thief can see it
+  if (p->runq.push_front(old)) return;
+  runq_put(p, old, false);
+}
 
 // A G that a hand-off displaced from runnext into its P's ring is left to that P for
 // this long: it is another fiber's partner in a hand-off (a producer its consumer woke),

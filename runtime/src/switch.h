@@ -29,7 +29,7 @@
 namespace weft::detail {
 
 // Out of line, in proc.cpp.
-void runq_put(P* p, G* g, bool next);
+void runq_put_slow(P* p, G* g, bool next);
 G* runq_get_ring(P* p);
 G* globrunq_get(P* p, std::int64_t max);
 void post_switch_rest(M* m, PostKind kind, G* prev);
@@ -37,6 +37,18 @@ void end_inherited_slice(P* p);
 #if !WEFT_SPLIT_STACK
 [[noreturn]] void overflow_report(G* g);
 #endif
+
+// runq_put() puts g in p's runnext (`next`; the G it displaces goes to the ring's tail)
+// or at the tail of its ring. Owner only. Only the owner fills runnext and thieves only
+// empty it: found empty, it stays empty until the store, which needs no locked
+// exchange -- the case of every hand-off, inline; the rest is runq_put_slow().
+__attribute__((always_inline)) inline void runq_put(P* p, G* g, bool next) {
+  if (next && !p->runnext.load(std::memory_order_relaxed)) {
+    p->runnext.store(g, std::memory_order_release);
+    return;
+  }
+  runq_put_slow(p, g, next);
+}
 
 // runq_get() takes the next G of p: runnext first (inheriting the time slice), then the
 // local queue. Owner only. Its runnext case is inline (every hand-off switch takes it);
@@ -187,11 +199,7 @@ __attribute__((always_inline)) inline void ready_impl(G* g) {
     globrunq_put(g);
     return;
   }
-  // runq_put(p, g, true) with its first case inline: only p's owner fills runnext.
-  if (p->runnext.load(std::memory_order_relaxed))
-    runq_put(p, g, true);
-  else
-    p->runnext.store(g, std::memory_order_release);
+  runq_put(p, g, true);
   // When g is all this P has queued, wake nobody: the usual reason for readying one
   // fiber is a hand-off (a send to a waiting receiver, an unlock, I/O done), after which
   // the readier parks and this M runs g next -- an M woken to steal it would find
