@@ -1,9 +1,8 @@
 // client_test.cpp: weft::amqp's client (amqp/src/client*.cpp) against a real RabbitMQ.
 //
-// The binary boots one private rabbitmq-server for all its tests (RabbitBroker, a gtest
-// Environment): free loopback ports for AMQP, Erlang distribution and epmd, its own
-// mnesia/log/home directories under /tmp, no plugins, and it stops it at the end. Run it
-// as one process (ctest does: a single test, label `rabbitmq`), not test by test.
+// The binary boots one private rabbitmq-server for all its tests (BrokerEnv, a gtest
+// Environment over rabbitmq_harness.h), and stops it at the end. Run it as one process
+// (ctest does: a single test, label `rabbitmq`), not test by test.
 //
 // Without rabbitmq-server installed the tests fail (scripts/deps.sh test installs it);
 // WEFT_SKIP_RABBITMQ=1 skips them. WEFT_RABBITMQ_SERVER names another server script.
@@ -12,71 +11,30 @@
 // asserts on timing; waits for deliveries are bounded by a 30 s guard against hangs.
 #include "weft/amqp/client.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+#include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <memory>
 #include <string>
-#include <thread>
+#include <vector>
 
-#include "../runtime/weft_test.h"
-#include "weft/net.h"
-#include "weft/select.h"
+#include "client_fixture.h"
+#include "rabbitmq_harness.h"
 #include "weft/time.h"
+#include "weft/waitgroup.h"
 
 using namespace std::chrono_literals;
+using namespace weft_test;
 namespace amqp = weft::amqp;
 
 namespace {
 
 // ---- the broker --------------------------------------------------------------------
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    if (fd >= 0) ::close(fd);
-    return -1;
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+constexpr const char* kProduct = "RabbitMQ";
 
-bool port_accepts(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  bool ok = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  if (fd >= 0) ::close(fd);
-  return ok;
-}
-
-std::string tail_of(const std::string& path, std::size_t n = 3000) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string s = ss.str();
-  return s.size() > n ? s.substr(s.size() - n) : s;
-}
-
-class RabbitBroker : public ::testing::Environment {
+// BrokerEnv: the broker, for the whole binary.
+class BrokerEnv : public ::testing::Environment {
  public:
   static inline bool skipped = false;
   static inline bool up = false;
@@ -89,142 +47,38 @@ class RabbitBroker : public ::testing::Environment {
       skipped = true;
       return;
     }
-    const char* custom = std::getenv("WEFT_RABBITMQ_SERVER");
-    const std::string server = custom ? custom : "/usr/lib/rabbitmq/bin/rabbitmq-server";
-    if (::access(server.c_str(), X_OK) != 0) {
-      why = server +
-            " is not installed (scripts/deps.sh test installs rabbitmq-server; "
-            "WEFT_SKIP_RABBITMQ=1 skips these tests)";
-      FAIL() << why;
-    }
-    char tmpl[] = "/tmp/weft-rabbit-XXXXXX";
-    if (!::mkdtemp(tmpl)) FAIL() << (why = "mkdtemp failed");
-    dir_ = tmpl;
-    for (auto sub : {"mnesia", "log", "home"}) std::filesystem::create_directory(dir_ + "/" + sub);
-    std::ofstream(dir_ + "/enabled_plugins") << "[].\n";  // management and friends off
-    port = free_port();
-    const int dist = free_port(), epmd = free_port();
-    epmd_port_ = epmd;
-    if (port <= 0 || dist <= 0 || epmd <= 0) FAIL() << (why = "no free port");
-    const std::string node = "weft-test-" + std::to_string(::getpid()) + "@localhost";
-    log_ = dir_ + "/server.out";
-
-    const auto t0 = std::chrono::steady_clock::now();
-    pid_ = ::fork();
-    if (pid_ < 0) FAIL() << (why = "fork failed");
-    if (pid_ == 0) {
-      ::setpgid(0, 0);  // its own process group: TearDown signals the whole tree
-      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      int null = ::open("/dev/null", O_RDONLY);
-      if (null >= 0) ::dup2(null, 0);
-      if (::chdir(dir_.c_str()) != 0) _exit(127);
-      auto set = [](const char* k, const std::string& v) { ::setenv(k, v.c_str(), 1); };
-      set("HOME", dir_ + "/home");  // the Erlang cookie goes there
-      set("RABBITMQ_MNESIA_BASE", dir_ + "/mnesia");
-      set("RABBITMQ_LOG_BASE", dir_ + "/log");
-      set("RABBITMQ_NODENAME", node);
-      set("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1");
-      set("RABBITMQ_NODE_PORT", std::to_string(port));
-      set("RABBITMQ_DIST_PORT", std::to_string(dist));
-      set("ERL_EPMD_PORT", std::to_string(epmd));  // a private epmd, killed at the end
-      set("RABBITMQ_ENABLED_PLUGINS_FILE", dir_ + "/enabled_plugins");
-      set("RABBITMQ_CONF_ENV_FILE", dir_ + "/rabbitmq-env.conf");       // none: ignore /etc's
-      set("RABBITMQ_CONFIG_FILE", dir_ + "/rabbitmq");                  // none
-      set("RABBITMQ_ADVANCED_CONFIG_FILE", dir_ + "/advanced.config");  // none
-      ::execl(server.c_str(), server.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    ::setpgid(pid_, pid_);  // also from here, whichever runs first
-    const auto limit = t0 + 180s;
-    while (!port_accepts(port)) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        why = "rabbitmq-server exited during boot:\n" + tail_of(log_);
-        FAIL() << why;
-      }
-      if (std::chrono::steady_clock::now() > limit) {
-        why = "rabbitmq-server did not listen within 180 s:\n" + tail_of(log_);
-        FAIL() << why;
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("[ rabbitmq ] %s listening on 127.0.0.1:%d after %.1f s (%s)\n", node.c_str(), port,
-                secs, dir_.c_str());
-    std::fflush(stdout);
+    harness_ = std::make_unique<RabbitmqHarness>();
+    if (!harness_->start()) FAIL() << (why = harness_->why());
+    port = harness_->port();
     up = true;
   }
 
   void TearDown() override {
-    if (pid_ > 0) {
-      // SIGTERM to the group: the script asks the node to stop, the VM shuts down.
-      ::kill(-pid_, SIGTERM);
-      const auto limit = std::chrono::steady_clock::now() + 60s;
-      int status = 0;
-      while (::waitpid(pid_, &status, WNOHANG) == 0 && std::chrono::steady_clock::now() < limit)
-        std::this_thread::sleep_for(50ms);
-      // Then whatever is left of the group (beam, if the script went first).
-      while (::kill(-pid_, 0) == 0 && std::chrono::steady_clock::now() < limit)
-        std::this_thread::sleep_for(50ms);
-      if (::kill(-pid_, 0) == 0) ::kill(-pid_, SIGKILL);
-      ::waitpid(pid_, &status, WNOHANG);
-      pid_ = -1;
-    }
-    if (epmd_port_ > 0) {
-      const std::string cmd = "epmd -port " + std::to_string(epmd_port_) + " -kill >/dev/null 2>&1";
-      if (std::system(cmd.c_str()) != 0) {
-        // Already gone (it exits with no node registered on some versions).
-      }
-    }
-    if (!dir_.empty() && !std::getenv("WEFT_KEEP_RABBITMQ_DIR")) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-    }
+    if (!harness_) return;
+    up = false;
+    EXPECT_TRUE(harness_->stop()) << harness_->why();
+    harness_.reset();
   }
 
  private:
-  pid_t pid_ = -1;
-  int epmd_port_ = 0;
-  std::string dir_, log_;
+  std::unique_ptr<BrokerHarness> harness_;
 };
 
-[[maybe_unused]] auto* const g_broker = ::testing::AddGlobalTestEnvironment(new RabbitBroker);
+[[maybe_unused]] auto* const g_broker = ::testing::AddGlobalTestEnvironment(new BrokerEnv);
 
 // ---- the fixture -------------------------------------------------------------------
-
-// AmqpFixture: WeftTest whose body may throw the client's exceptions.
-class AmqpFixture : public WeftTest {
- protected:
-  // amqp_run() runs body inside weft::run; an exception out of it fails the test.
-  void amqp_run(std::function<void()> body) {
-    run([&] {
-      try {
-        body();
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << "uncaught exception: " << e.what();
-      }
-    });
-  }
-};
 
 class AmqpClientTest : public AmqpFixture {
  protected:
   void SetUp() override {
-    if (RabbitBroker::skipped) GTEST_SKIP() << "WEFT_SKIP_RABBITMQ=1";
-    ASSERT_TRUE(RabbitBroker::up) << RabbitBroker::why;
+    if (BrokerEnv::skipped) GTEST_SKIP() << "WEFT_SKIP_RABBITMQ=1";
+    ASSERT_TRUE(BrokerEnv::up) << BrokerEnv::why;
   }
-
 
   amqp::ConnectionOptions options() const {
     amqp::ConnectionOptions o;
     o.host = "127.0.0.1";
-    o.port = static_cast<std::uint16_t>(RabbitBroker::port);
+    o.port = static_cast<std::uint16_t>(BrokerEnv::port);
     return o;
   }
   amqp::Connection connect() { return amqp::Connection::open(options()); }
@@ -242,40 +96,6 @@ class AmqpClientTest : public AmqpFixture {
 INSTANTIATE_TEST_SUITE_P(Procs, AmqpClientTest, ::testing::Values(1, 4),
                          [](const auto& info) { return std::to_string(info.param) + "procs"; });
 
-// receive() receives from ch, failing the test (not hanging) after a 30 s guard. The
-// guard is a Timer stopped on the way out, not weft::after(): an armed timer still
-// pending when run() returns is reported by LeakSanitizer.
-template <class T>
-std::optional<T> receive(const weft::Chan<T>& ch) {
-  weft::Chan<bool> expired(1);
-  auto guard = weft::Timer::after_func(30s, [expired] { expired.try_send(true); });
-  std::optional<T> out;
-  bool timed_out = false;
-  weft::select(weft::on_recv(ch, [&](std::optional<T> v) { out = std::move(v); }),
-               weft::on_recv(expired, [&](std::optional<bool>) { timed_out = true; }));
-  guard.stop();
-  if (timed_out) ADD_FAILURE() << "nothing received within the 30 s guard";
-  return out;
-}
-
-// expect_error() runs fn and returns the AmqpError it throws (failing if none).
-template <class F>
-std::optional<amqp::AmqpError> expect_error(F&& fn) {
-  try {
-    fn();
-  } catch (const amqp::AmqpError& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no AmqpError thrown";
-  return std::nullopt;
-}
-
-std::string str(const amqp::FieldValue* v) {
-  if (!v) return "<none>";
-  if (auto* s = v->get<std::string>()) return *s;
-  return "<not a string>";
-}
-
 }  // namespace
 
 // ---- connections -------------------------------------------------------------------
@@ -287,7 +107,7 @@ TEST_P(AmqpClientTest, ConnectsWithPlain) {
     o.connection_name = "weft client_test";
     auto conn = amqp::Connection::open(o);
     EXPECT_TRUE(conn.is_open());
-    EXPECT_EQ(str(conn.server_properties().find("product")), "RabbitMQ");
+    EXPECT_EQ(str(conn.server_properties().find("product")), kProduct);
     auto ch = conn.channel();
     EXPECT_TRUE(ch.is_open());
     EXPECT_NE(ch.id(), 0);
@@ -305,9 +125,9 @@ TEST_P(AmqpClientTest, ConnectsWithPlain) {
 
 TEST_P(AmqpClientTest, ConnectsWithAmqplainAndAUri) {
   amqp_run([&] {
-    auto conn = amqp::Connection::open(
-        "amqp://guest:guest@127.0.0.1:" + std::to_string(RabbitBroker::port) +
-        "/%2f?auth_mechanism=AMQPLAIN&heartbeat=7");
+    auto conn =
+        amqp::Connection::open("amqp://guest:guest@127.0.0.1:" + std::to_string(BrokerEnv::port) +
+                               "/%2f?auth_mechanism=AMQPLAIN&heartbeat=7");
     EXPECT_EQ(conn.heartbeat(), 7s);
     auto ch = conn.channel();
     auto q = ch.queue_declare("", {.exclusive = true});
@@ -616,7 +436,14 @@ TEST_P(AmqpClientTest, PublisherConfirms) {
     wg.wait();
     EXPECT_TRUE(ch.wait_for_confirms());
     EXPECT_EQ(ch.next_publish_seq_no(), 151u);
+  });
+}
 
+TEST_P(AmqpClientTest, PublisherConfirmsNackTheOverflowOfAFullQueue) {
+  amqp_run([&] {
+    auto conn = connect();
+    auto ch = conn.channel();
+    ch.confirm_select();
     // A queue that refuses publishes when full: the overflow is nacked.
     auto full = ch.queue_declare(
         "", {.exclusive = true,
@@ -802,215 +629,4 @@ TEST_P(AmqpClientTest, ClosingTheConnectionEndsEverything) {
       EXPECT_EQ(e->code(), 504);
     }
   });
-}
-
-// ---- a scripted server, for what RabbitMQ will not do ------------------------------
-//
-// These tests play the server's side themselves over loopback (they need no broker):
-// a connection that vanishes, a server that goes silent, a malformed frame, a forced
-// close.
-
-namespace {
-
-namespace net = weft::net;
-
-class AmqpClientFakeServerTest : public AmqpFixture {
- protected:
-};
-
-INSTANTIATE_TEST_SUITE_P(Procs, AmqpClientFakeServerTest, ::testing::Values(1, 4),
-                         [](const auto& info) { return std::to_string(info.param) + "procs"; });
-
-// ServerSide: one accepted connection, with frame-level helpers.
-struct ServerSide {
-  explicit ServerSide(net::Conn conn) : c(std::move(conn)) {}
-  net::Conn c;
-  amqp::FrameDecoder dec;
-  amqp::FrameEncoder enc;
-  int heartbeats_seen = 0;
-
-  void send(std::uint16_t channel, const amqp::Method& m) {
-    enc.method(channel, m);
-    flush();
-  }
-  void flush() {
-    (void)c.write(enc.buffer());
-    enc.clear();
-  }
-  // next() returns the next method (channel in *channel), nullopt at EOF or error.
-  std::optional<amqp::Method> next(std::uint16_t* channel = nullptr) {
-    for (;;) {
-      amqp::Frame f;
-      amqp::ProtocolError pe;
-      auto st = dec.next(&f, &pe);
-      if (st == amqp::FrameDecoder::Status::error) return std::nullopt;
-      if (st == amqp::FrameDecoder::Status::frame) {
-        if (f.type == amqp::FrameType::heartbeat) {
-          heartbeats_seen++;
-          continue;
-        }
-        if (f.type != amqp::FrameType::method) continue;
-        amqp::Reader r(f.payload);
-        bool unknown = false;
-        auto m = amqp::decode_method(r, &unknown);
-        if (channel) *channel = f.channel;
-        return m;
-      }
-      auto space = dec.prepare(4096);
-      auto n = c.read(space.data(), space.size());
-      if (!n) return std::nullopt;
-      dec.commit(*n);
-    }
-  }
-  template <class M>
-  bool expect() {
-    auto m = next();
-    EXPECT_TRUE(m && std::holds_alternative<M>(*m)) << "expected " << M::kName;
-    return m && std::holds_alternative<M>(*m);
-  }
-  // handshake() plays the server's part up to open-ok.
-  bool handshake(std::uint16_t heartbeat) {
-    char header[8];
-    if (!c.read_full(header, sizeof header)) return false;
-    EXPECT_EQ(std::string_view(header, 8), amqp::kProtocolHeader);
-    send(0, amqp::ConnectionStart{0, 9, amqp::FieldTable{{"product", "fake"}}, "PLAIN AMQPLAIN",
-                                  "en_US"});
-    if (!expect<amqp::ConnectionStartOk>()) return false;
-    send(0, amqp::ConnectionTune{2047, 131072, heartbeat});
-    if (!expect<amqp::ConnectionTuneOk>() || !expect<amqp::ConnectionOpen>()) return false;
-    send(0, amqp::ConnectionOpenOk{});
-    return true;
-  }
-};
-
-amqp::ConnectionOptions fake_options(const net::TcpListener& ln, std::uint16_t heartbeat = 0) {
-  amqp::ConnectionOptions o;
-  o.host = "127.0.0.1";
-  o.port = ln.addr().port();
-  o.heartbeat = std::chrono::seconds(heartbeat);
-  return o;
-}
-
-}  // namespace
-
-TEST_P(AmqpClientFakeServerTest, LostConnectionFailsEverythingWithCodeZero) {
-  amqp_run([&] {
-    auto ln = net::TcpListener::listen("127.0.0.1:0").value();
-    go([&] {
-      ServerSide s{ln.accept().value()};
-      ASSERT_TRUE(s.handshake(0));
-      std::uint16_t ch = 0;
-      auto m = s.next(&ch);
-      ASSERT_TRUE(m && std::holds_alternative<amqp::ChannelOpen>(*m));
-      s.send(ch, amqp::ChannelOpenOk{});
-      ASSERT_TRUE(s.expect<amqp::QueueDeclare>());
-      (void)s.c.close();  // and never answer
-    });
-    auto conn = amqp::Connection::open(fake_options(ln));
-    EXPECT_EQ(str(conn.server_properties().find("product")), "fake");
-    auto ch = conn.channel();
-    auto e = expect_error([&] { ch.queue_declare("q"); });
-    ASSERT_TRUE(e);
-    EXPECT_EQ(e->code(), 0);
-    EXPECT_TRUE(e->connection_error());
-    conn.done().recv();
-    ASSERT_TRUE(conn.error());
-    EXPECT_EQ(conn.error()->code(), 0);
-    EXPECT_FALSE(ch.is_open());
-    join();
-  });
-}
-
-TEST_P(AmqpClientFakeServerTest, SilentServerIsDroppedAfterTwoHeartbeatIntervals) {
-  amqp_run([&] {
-    auto ln = net::TcpListener::listen("127.0.0.1:0").value();
-    int heartbeats = 0;
-    go([&] {
-      ServerSide s{ln.accept().value()};
-      ASSERT_TRUE(s.handshake(1));
-      while (s.next()) {  // read (and count heartbeats) until the client hangs up
-      }
-      heartbeats = s.heartbeats_seen;
-    });
-    auto conn = amqp::Connection::open(fake_options(ln, 1));
-    EXPECT_EQ(conn.heartbeat(), 1s);
-    conn.done().recv();
-    ASSERT_TRUE(conn.error());
-    EXPECT_EQ(conn.error()->code(), 0);
-    EXPECT_NE(conn.error()->text().find("missed heartbeats"), std::string::npos)
-        << conn.error()->text();
-    join();
-    EXPECT_GE(heartbeats, 1);  // the client's own heartbeats reached the server
-  });
-}
-
-TEST_P(AmqpClientFakeServerTest, MalformedFrameClosesTheConnectionWith501) {
-  amqp_run([&] {
-    auto ln = net::TcpListener::listen("127.0.0.1:0").value();
-    std::optional<amqp::Method> reply;
-    go([&] {
-      ServerSide s{ln.accept().value()};
-      ASSERT_TRUE(s.handshake(0));
-      s.enc.method(0, amqp::ConnectionBlocked{"memory"});
-      s.enc.buffer().back() = 'X';  // not the frame-end octet
-      s.flush();
-      reply = s.next();
-    });
-    auto conn = amqp::Connection::open(fake_options(ln));
-    conn.done().recv();
-    ASSERT_TRUE(conn.error());
-    EXPECT_EQ(conn.error()->code(), 501);
-    join();
-    ASSERT_TRUE(reply);  // the client said why before hanging up
-    auto* close = std::get_if<amqp::ConnectionClose>(&*reply);
-    ASSERT_TRUE(close);
-    EXPECT_EQ(close->reply_code, 501);
-  });
-}
-
-TEST_P(AmqpClientFakeServerTest, ServerCloseIsAnsweredWithCloseOk) {
-  amqp_run([&] {
-    auto ln = net::TcpListener::listen("127.0.0.1:0").value();
-    bool got_close_ok = false;
-    go([&] {
-      ServerSide s{ln.accept().value()};
-      ASSERT_TRUE(s.handshake(0));
-      s.send(0, amqp::ConnectionBlocked{"low on memory"});
-      s.send(0, amqp::ConnectionClose{320, "CONNECTION_FORCED - shutdown", 0, 0});
-      got_close_ok = s.expect<amqp::ConnectionCloseOk>();
-    });
-    auto conn = amqp::Connection::open(fake_options(ln));
-    conn.done().recv();
-    EXPECT_TRUE(conn.blocked());
-    ASSERT_TRUE(conn.error());
-    EXPECT_EQ(conn.error()->code(), 320);
-    EXPECT_EQ(conn.error()->text(), "CONNECTION_FORCED - shutdown");
-    join();
-    EXPECT_TRUE(got_close_ok);
-  });
-}
-
-TEST(AmqpClientUri, Parses) {
-  auto o = amqp::ConnectionOptions::parse_uri(
-      "amqp://us%40er:p%3Ass@example.com:5673/my%2fvhost?heartbeat=5&frame_max=8192&"
-      "channel_max=9&auth_mechanism=amqplain&connection_timeout=1500&locale=en_US");
-  EXPECT_EQ(o.user, "us@er");
-  EXPECT_EQ(o.password, "p:ss");
-  EXPECT_EQ(o.host, "example.com");
-  EXPECT_EQ(o.port, 5673);
-  EXPECT_EQ(o.vhost, "my/vhost");
-  EXPECT_EQ(o.heartbeat, 5s);
-  EXPECT_EQ(o.frame_max, 8192u);
-  EXPECT_EQ(o.channel_max, 9);
-  EXPECT_EQ(o.mechanism, amqp::Mechanism::amqplain);
-  EXPECT_EQ(o.connect_timeout, 1500ms);
-  auto d = amqp::ConnectionOptions::parse_uri("amqp://[::1]");
-  EXPECT_EQ(d.host, "::1");
-  EXPECT_EQ(d.port, 5672);
-  EXPECT_EQ(d.vhost, "/");
-  EXPECT_EQ(d.user, "guest");
-  EXPECT_EQ(amqp::ConnectionOptions::parse_uri("amqp://h/").vhost, "/");
-  EXPECT_THROW(amqp::ConnectionOptions::parse_uri("http://h/"), std::invalid_argument);
-  EXPECT_THROW(amqp::ConnectionOptions::parse_uri("amqp://h:notaport/"), std::invalid_argument);
-  EXPECT_THROW(amqp::ConnectionOptions::parse_uri("amqp://h/%2"), std::invalid_argument);
 }
