@@ -10,7 +10,7 @@ want=(build-essential cmake g++ binutils libboost-context-dev libconcurrentqueue
       nlohmann-json3-dev pkg-config)
 # Tests run real third-party clients against weftd (python3-pika, amqp-tools, the Go
 # client built offline in GOPATH mode) and our client against rabbitmq-server.
-test_pkgs=(googletest libgtest-dev clang libclang-rt-14-dev python3-pika amqp-tools
+test_pkgs=(googletest libgtest-dev clang clang-format libclang-rt-14-dev python3-pika amqp-tools
            rabbitmq-server golang-go golang-github-rabbitmq-amqp091-go-dev gdb curl)
 # bench/broker_compare.sh starts private rabbitmq-server and garagemq instances on free
 # ports; under systemd their packaged services would also take 5672 (stop them).
