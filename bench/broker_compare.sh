@@ -43,6 +43,8 @@
 #
 # Usage: bench/broker_compare.sh [scenario...]     (default: a b c d e)
 # Env: BUILD_DIR   build tree with bench/weft-perf and broker/weftd (default build/release)
+#      WEFTD       the weftd binary (default $BUILD_DIR/broker/weftd); another build's
+#                  weftd makes an A/B run (BROKERS=weftd, alternating WEFTD per round)
 #      BROKERS     which brokers, in order (default "weftd rabbitmq garagemq")
 #      DURATION    seconds per timed scenario (default 10)
 #      REPEAT      runs per scenario and broker, interleaved (default 1); best is kept
@@ -63,7 +65,7 @@ done
 build=${BUILD_DIR:-build/release}
 build=$(cd "$build" && pwd)
 perf="$build/bench/weft-perf"
-weftd="$build/broker/weftd"
+weftd="${WEFTD:-$build/broker/weftd}"
 floor="$build/bench/latency-floor"
 read -r -a brokers <<< "${BROKERS:-weftd rabbitmq garagemq}"
 duration=${DURATION:-10}
@@ -310,7 +312,7 @@ ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo none; }
 echo "machine nproc=$(nproc) cpu=\"${cpu:-unknown}\" kernel=$(uname -r)" \
      "rabbitmq=$(ver rabbitmq-server) erlang=$(ver erlang-base) garagemq=$(ver garagemq)" \
      "weftd_commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- broker amqp runtime netpoller 2>/dev/null || echo +dirty)" \
-     "duration=$duration repeat=$repeat msgs_d=$msgs_d idle_conns=$idle_conns settle=$settle" \
+     "weftd_binary=$weftd duration=$duration repeat=$repeat msgs_d=$msgs_d idle_conns=$idle_conns settle=$settle" \
      "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
 # Brokers that cannot run at all are skipped once, up front.
