@@ -46,6 +46,8 @@ inline std::string inequivalent(const std::string& arg, const std::string& kind,
   return "inequivalent arg '" + arg + "' for " + quoted(kind, name, vh) + ": received '" + got +
          "' but current is '" + current + "'";
 }
+// yes(): a flag as RabbitMQ's texts write it.
+inline const char* yes(bool b) { return b ? "true" : "false"; }
 inline constexpr const char* kDefaultExchange = "operation not permitted on the default exchange";
 
 }  // namespace text

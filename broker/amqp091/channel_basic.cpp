@@ -296,7 +296,7 @@ void Channel::settle(std::uint64_t tag, bool multiple, bool ack, bool requeue) {
     if (!ack && requeue)
       q->requeue(std::move(ms));
     else
-      q->settle(std::move(ms), ack);
+      q->settle(ms, ack);  // (the messages are freed here, outside the queue's lock)
     done.push_back(q.get());
   }
   // Credit was freed: every other queue this channel consumes from may deliver again.

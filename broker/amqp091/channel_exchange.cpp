@@ -6,10 +6,6 @@ namespace weftd {
 namespace amqp = weft::amqp;
 using amqp::ReplyCode;
 
-namespace {
-const char* yes(bool b) { return b ? "true" : "false"; }
-}  // namespace
-
 void Channel::on(const amqp::ExchangeDeclare& m, Command&) {
   VHost& vh = *ctx_.vhost;
   if (m.exchange.empty()) fail(ReplyCode::access_refused, text::kDefaultExchange);
@@ -38,11 +34,11 @@ void Channel::on(const amqp::ExchangeDeclare& m, Command&) {
     };
     if (e->type() != type) inequivalent("type", m.type, to_string(e->type()));
     if (e->options().durable != m.durable)
-      inequivalent("durable", yes(m.durable), yes(e->options().durable));
+      inequivalent("durable", text::yes(m.durable), text::yes(e->options().durable));
     if (e->options().auto_delete != m.auto_delete)
-      inequivalent("auto_delete", yes(m.auto_delete), yes(e->options().auto_delete));
+      inequivalent("auto_delete", text::yes(m.auto_delete), text::yes(e->options().auto_delete));
     if (e->options().internal != m.internal)
-      inequivalent("internal", yes(m.internal), yes(e->options().internal));
+      inequivalent("internal", text::yes(m.internal), text::yes(e->options().internal));
     ExchangePtr asked = make_exchange(m.exchange, type, opts);
     if (e->alternate_exchange() != asked->alternate_exchange())
       inequivalent("alternate-exchange", asked->alternate_exchange(), e->alternate_exchange());

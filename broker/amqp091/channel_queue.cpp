@@ -9,10 +9,6 @@ namespace weftd {
 namespace amqp = weft::amqp;
 using amqp::ReplyCode;
 
-namespace {
-const char* yes(bool b) { return b ? "true" : "false"; }
-}  // namespace
-
 std::shared_ptr<Queue> Channel::queue_for_use(const std::string& requested) {
   VHost& vh = *ctx_.vhost;
   const std::string& name = requested.empty() ? last_queue_ : requested;
@@ -51,7 +47,7 @@ void Channel::on(const amqp::QueueDeclare& m, Command&) {
       q = queue_for_use(name);  // exclusive to someone else: 405
       auto inequivalent = [&](const char* arg, bool got, bool cur) {
         fail(ReplyCode::precondition_failed,
-             text::inequivalent(arg, "queue", name, vh, yes(got), yes(cur)));
+             text::inequivalent(arg, "queue", name, vh, text::yes(got), text::yes(cur)));
       };
       if (q->options().durable != m.durable)
         inequivalent("durable", m.durable, q->options().durable);

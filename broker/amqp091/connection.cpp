@@ -7,6 +7,7 @@
 
 #include "amqp091/amqp_error.h"
 #include "amqp091/channel.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "weft/labels.h"
 #include "weft/runtime.h"
@@ -16,14 +17,6 @@ namespace weftd {
 
 namespace amqp = weft::amqp;
 using amqp::ReplyCode;
-
-namespace {
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 Connection::Connection(const ServerContext& server, weft::net::TcpConn conn, std::uint64_t id)
     : server_(server),
@@ -41,7 +34,7 @@ Connection::~Connection() = default;
 // heartbeat frame when nothing else went out for half of one.
 void Connection::heartbeat_tick() {
   const std::int64_t interval_ns = std::int64_t(heartbeat_) * 1'000'000'000;
-  const std::int64_t now = now_ns();
+  const std::int64_t now = monotonic_ns();
   if (now - last_read_ns_.load(std::memory_order_relaxed) > 2 * interval_ns) {
     log_warn("connection %llu: missed heartbeats from client, closing",
              static_cast<unsigned long long>(id_));
@@ -65,8 +58,8 @@ void Connection::serve() {
       {{"connection", std::to_string(id_)}, {"peer", conn_.remote_addr().to_string()}});
   out_.set_labels(labels_);
   weft::ScopedLabels labelled(labels_);
-  last_read_ns_ = now_ns();
-  out_.note_write_time(now_ns());
+  last_read_ns_ = monotonic_ns();
+  out_.note_write_time(monotonic_ns());
   if (!handshake()) {
     conn_.close();
     return;
@@ -128,16 +121,20 @@ bool Connection::read_more() {
       auto space = decoder_.prepare();
       std::memcpy(space.data(), first, *n);
       decoder_.commit(*n);
-      last_read_ns_.store(now_ns(), std::memory_order_relaxed);
+      last_read_ns_.store(monotonic_ns(), std::memory_order_relaxed);
       stats_->recv_bytes.add(static_cast<std::int64_t>(*n));
       return true;
     }
   }
+  return read_chunk();
+}
+
+bool Connection::read_chunk() {
   auto space = decoder_.prepare();
   auto n = conn_.read(space.data(), space.size());
   if (!n) return false;
   decoder_.commit(*n);
-  last_read_ns_.store(now_ns(), std::memory_order_relaxed);
+  last_read_ns_.store(monotonic_ns(), std::memory_order_relaxed);
   stats_->recv_bytes.add(static_cast<std::int64_t>(*n));
   return true;
 }
@@ -284,7 +281,7 @@ void Connection::wait_while_memory_alarm() {
   while (server_.memory->alarm() && !interrupted_.load(std::memory_order_relaxed) &&
          !out_.failed()) {
     weft::sleep_for(std::chrono::milliseconds(10));
-    last_read_ns_.store(now_ns(), std::memory_order_relaxed);  // not the client's silence
+    last_read_ns_.store(monotonic_ns(), std::memory_order_relaxed);  // not the client's silence
   }
   if (blocked_notify_) out_.send_method(0, amqp::ConnectionUnblocked{});
   log_info("connection %llu: unblocked", static_cast<unsigned long long>(id_));
@@ -297,7 +294,7 @@ void Connection::wait_while_flow() {
   std::shared_ptr<Queue> q = std::move(publisher_.flow_queue);
   publisher_.flow_queue = nullptr;
   q->wait_flow();
-  last_read_ns_.store(now_ns(), std::memory_order_relaxed);
+  last_read_ns_.store(monotonic_ns(), std::memory_order_relaxed);
 }
 
 void Connection::release() {

@@ -85,7 +85,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close_now(weft::amqp::ReplyCode code, const std::string& text);  // during handshake
 
   void read_loop();
-  bool read_more();  // one read into the decoder; false at the end of the stream
+  // read_more() waits for input and reads it into the decoder, holding no read buffer
+  // while it waits; read_chunk() is one plain read into the decoder. Both: false at the
+  // end of the stream (eof, reset, closed by us, a deadline).
+  bool read_more();
+  bool read_chunk();
   void heartbeat_tick();
   void handle_channel0(const weft::amqp::Frame& f);
   void handle_channel_frame(const weft::amqp::Frame& f);

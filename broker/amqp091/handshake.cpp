@@ -66,11 +66,7 @@ std::optional<amqp::Method> Connection::read_handshake_method() {
       }
       return m;
     }
-    auto space = decoder_.prepare();
-    auto n = conn_.read(space.data(), space.size());
-    if (!n) return std::nullopt;
-    decoder_.commit(*n);
-    stats_->recv_bytes.add(static_cast<std::int64_t>(*n));
+    if (!read_chunk()) return std::nullopt;
   }
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "base/clock.h"
 #include "weft/runtime.h"
 #include "weft/select.h"
 #include "weft/time.h"
@@ -11,14 +12,6 @@
 namespace weftd {
 
 namespace amqp = weft::amqp;
-
-namespace {
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 Writer::Writer(weft::net::TcpConn& conn, std::size_t max_backlog, metrics::ConnectionStats& stats)
     : conn_(conn), max_backlog_(max_backlog), stats_(stats) {}
@@ -127,7 +120,7 @@ void Writer::loop() {
         conn_.close();  // the reader sees it and ends the connection
         return;
       }
-      last_write_ns_.store(now_ns(), std::memory_order_relaxed);
+      last_write_ns_.store(monotonic_ns(), std::memory_order_relaxed);
       stats_.send_bytes.add(static_cast<std::int64_t>(batch.size()));
       wrote = true;
       batch.clear();

@@ -53,7 +53,7 @@ void Queue::requeue(std::vector<QueuedMessage> ms) {
   dispatch_locked();
 }
 
-void Queue::settle(std::vector<QueuedMessage> ms, bool acked) {
+void Queue::settle(const std::vector<QueuedMessage>& ms, bool acked) {
   weft::ScopedLabels scope(labels_);
   std::lock_guard lock(mu_);
   if (acked) stats_->acked.add(ms.size());

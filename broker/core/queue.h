@@ -69,8 +69,9 @@ class Queue : public std::enable_shared_from_this<Queue> {
   void requeue(std::vector<QueuedMessage> ms);
   // settle() is told that messages it handed out are done with for good (acked when
   // `acked`, else rejected without requeue): the store records it, and the credit this
-  // freed is used at once (dispatch).
-  void settle(std::vector<QueuedMessage> ms, bool acked);
+  // freed is used at once (dispatch). The caller keeps (and frees) the messages: their
+  // last references are not dropped under the queue's lock.
+  void settle(const std::vector<QueuedMessage>& ms, bool acked);
   // get() takes the head message (basic.get); nullopt if empty.
   std::optional<QueuedMessage> get(std::size_t* remaining);
   // dispatch() delivers to consumers with credit until none has or the queue is empty.
