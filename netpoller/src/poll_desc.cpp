@@ -30,8 +30,8 @@ namespace {
 std::atomic<std::uint32_t> free_lock{0};
 PollDesc* free_list = nullptr;
 
-void lock(PollDesc* pd) { weft::detail::spin_acquire(pd->lock); }
-void unlock(PollDesc* pd) { weft::detail::spin_release(pd->lock); }
+void lock(PollDesc* pd) { weft::detail::spin_lock(pd->lock, weft::detail::LockRank::poll_desc); }
+void unlock(PollDesc* pd) { weft::detail::spin_unlock(pd->lock); }
 
 void push(G** list, G* g) {
   if (!g) return;
@@ -96,12 +96,12 @@ void disarm(PollDesc* pd, bool read) {
 
 PollDesc* pd_alloc(int fd) {
   PollDesc* pd = nullptr;
-  weft::detail::spin_acquire(free_lock);
+  weft::detail::spin_lock(free_lock, weft::detail::LockRank::poll_free);
   if (free_list) {
     pd = free_list;
     free_list = pd->next_free;
   }
-  weft::detail::spin_release(free_lock);
+  weft::detail::spin_unlock(free_lock);
   if (!pd) weft::detail::systemstack([&] { pd = new PollDesc; });
   pd->fd = fd;
   pd->next_free = nullptr;
@@ -120,10 +120,10 @@ void pd_free(PollDesc* pd) {
   disarm(pd, false);
   unlock(pd);
   pd->fd = -1;
-  weft::detail::spin_acquire(free_lock);
+  weft::detail::spin_lock(free_lock, weft::detail::LockRank::poll_free);
   pd->next_free = free_list;
   free_list = pd;
-  weft::detail::spin_release(free_lock);
+  weft::detail::spin_unlock(free_lock);
 }
 
 WaitResult pd_check(PollDesc* pd, bool write) {

@@ -16,8 +16,9 @@
 #include <tuple>
 
 #include "labelset.h"
-#include "profagg.h"
 #include "proc.h"
+#include "profagg.h"
+#include "ranked_mutex.h"
 #include "stackwalk.h"
 #include "systemstack.h"
 #include "weft/profile.h"
@@ -36,8 +37,7 @@ struct Key {
   const char* function;
   WaitReason reason;
   bool operator<(const Key& o) const {
-    return std::tie(file, line, function, reason) <
-           std::tie(o.file, o.line, o.function, o.reason);
+    return std::tie(file, line, function, reason) < std::tie(o.file, o.line, o.function, o.reason);
   }
 };
 struct Value {
@@ -45,7 +45,7 @@ struct Value {
   std::int64_t delay = 0;
 };
 struct Table {
-  std::mutex mu;
+  RankedMutex mu{LockRank::profile};
   std::map<Key, Value> entries;
   StackAgg stacks;  // by (stack, labels); value: delay
 };
@@ -72,8 +72,8 @@ std::uint64_t cheaprand() {
 // mutex_record) and `ret` its return address: the blocked fiber's stack starts there.
 // Inlined into the recorders, so that their frame is live while it is walked.
 inline __attribute__((always_inline)) void add(Table& t, const std::source_location& site,
-                                               WaitReason r, std::int64_t delay,
-                                               std::uintptr_t fp, std::uintptr_t ret) {
+                                               WaitReason r, std::int64_t delay, std::uintptr_t fp,
+                                               std::uintptr_t ret) {
   G* g = getg();
   // Only this fiber changes its own labels: read without the lock (referenced below).
   LabelSet* labels = g ? g->labels.load(std::memory_order_relaxed) : nullptr;

@@ -130,7 +130,7 @@ __attribute__((always_inline)) inline bool ChanCore::give_locked(void* elem, G**
 // (claimed as above) or from the buffer. REQUIRES: the channel lock is held.
 __attribute__((always_inline)) inline bool ChanCore::take_locked(void* out, G** to_ready) {
   *to_ready = nullptr;
-  while (Waiter* s = wl_pop_front(sendq_)) {
+  while (Waiter* s = wl_pop_front(sendq_, &recvq_.lock)) {
     if (!claim_locked(s, to_ready)) continue;
     if (cap_ == 0) {
       move_elem(out, s->elem);  // straight from the sender's stack
@@ -173,7 +173,7 @@ void ChanCore::send(void* elem, const std::source_location& site) {
   Waiter w;
   w.g = getg();
   w.elem = elem;
-  wl_push_back(sendq_, &w);
+  wl_push_back(sendq_, &w, &recvq_.lock);
   const std::int64_t t0 = block_start();
   park_locked(&w, recvq_, WaitReason::chan_send);
   block_end(t0, WaitReason::chan_send, site);
@@ -211,7 +211,7 @@ bool ChanCore::try_send(void* elem) {
   }
   const bool done = give_locked(elem, &wake);
   wl_unlock(recvq_);
-  if (wake) ready_partner(wake);
+  if (wake) ready(wake, true);
   return done;
 }
 
@@ -221,7 +221,7 @@ int ChanCore::try_recv(void* out) {
   const bool done = take_locked(out, &wake);
   const bool closed = closed_;
   wl_unlock(recvq_);
-  if (wake) ready_partner(wake);
+  if (wake) ready(wake, true);
   return done ? 1 : closed ? -1 : 0;
 }
 
@@ -238,7 +238,7 @@ void ChanCore::close() {
     int n = 0;
     for (WaitList* q : {&recvq_, &sendq_})
       while (n < 64) {
-        Waiter* w = wl_pop_front(*q);
+        Waiter* w = wl_pop_front(*q, &recvq_.lock);
         if (!w) break;
         G* g = nullptr;
         if (!claim_locked(w, &g)) continue;  // a select won elsewhere
@@ -395,7 +395,7 @@ class SelectImpl {
     } else {
       return false;
     }
-    if (wake) ready_partner(wake);
+    if (wake) ready(wake, true);
     return true;
   }
 
@@ -520,7 +520,7 @@ int SelectImpl::wait(SelCase* cases, int n, const std::uint8_t* order,
     w.sel = &ss;
     w.elem = c.elem;
     w.chan = c.core;
-    wl_push_back(c.send ? c.core->sendq_ : c.core->recvq_, &w);
+    wl_push_back(c.send ? c.core->sendq_ : c.core->recvq_, &w, &c.core->recvq_.lock);
   }
   unlock_all();
   const std::int64_t t0 = block_start();
@@ -545,7 +545,7 @@ int SelectImpl::wait(SelCase* cases, int n, const std::uint8_t* order,
     if (c.is_default || !c.core) continue;
     Waiter& w = ws[i];
     if (w.fired) fired = i;
-    if (w.linked) wl_remove(c.send ? c.core->sendq_ : c.core->recvq_, &w);
+    if (w.linked) wl_remove(c.send ? c.core->sendq_ : c.core->recvq_, &w, &c.core->recvq_.lock);
   }
   unlock_all();
   SelCase& c = cases[fired];

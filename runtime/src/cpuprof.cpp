@@ -47,6 +47,7 @@
 #include "labelset.h"
 #include "proc.h"
 #include "profagg.h"
+#include "ranked_mutex.h"
 #include "stackwalk.h"
 #include "systemstack.h"
 #include "weft/profile.h"
@@ -95,7 +96,7 @@ struct ProfThread {
 };
 
 struct Prof {
-  std::mutex mu;
+  RankedMutex mu{LockRank::cpuprof};
   std::vector<ProfThread*> threads;
   bool installed = false;
   bool running = false;  // start..stop, stop included
@@ -105,7 +106,7 @@ struct Prof {
   std::uint64_t lost = 0;
   StackAgg agg;
   std::thread drainer;
-  std::condition_variable cv;
+  std::condition_variable_any cv;
   bool drainer_stop = false;
 };
 Prof& prof() {

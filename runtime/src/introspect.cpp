@@ -3,38 +3,57 @@
 
 #include <mutex>
 
-#include "registry.h"
 #include "proc.h"
+#include "ranked_mutex.h"
+#include "registry.h"
 #include "systemstack.h"
 
 namespace weft {
 
 const char* to_string(WaitReason r) {
   switch (r) {
-    case WaitReason::none: return "";
-    case WaitReason::chan_receive: return "chan receive";
-    case WaitReason::chan_send: return "chan send";
-    case WaitReason::select: return "select";
-    case WaitReason::sleep: return "sleep";
-    case WaitReason::timer: return "timer wait";
-    case WaitReason::mutex: return "sync.Mutex.Lock";
-    case WaitReason::rwmutex_read: return "sync.RWMutex.RLock";
-    case WaitReason::rwmutex_write: return "sync.RWMutex.Lock";
-    case WaitReason::cond: return "sync.Cond.Wait";
-    case WaitReason::waitgroup: return "sync.WaitGroup.Wait";
-    case WaitReason::semaphore: return "semacquire";
-    case WaitReason::once: return "sync.Once.Do";
-    case WaitReason::io: return "IO wait";
+    case WaitReason::none:
+      return "";
+    case WaitReason::chan_receive:
+      return "chan receive";
+    case WaitReason::chan_send:
+      return "chan send";
+    case WaitReason::select:
+      return "select";
+    case WaitReason::sleep:
+      return "sleep";
+    case WaitReason::timer:
+      return "timer wait";
+    case WaitReason::mutex:
+      return "sync.Mutex.Lock";
+    case WaitReason::rwmutex_read:
+      return "sync.RWMutex.RLock";
+    case WaitReason::rwmutex_write:
+      return "sync.RWMutex.Lock";
+    case WaitReason::cond:
+      return "sync.Cond.Wait";
+    case WaitReason::waitgroup:
+      return "sync.WaitGroup.Wait";
+    case WaitReason::semaphore:
+      return "semacquire";
+    case WaitReason::once:
+      return "sync.Once.Do";
+    case WaitReason::io:
+      return "IO wait";
   }
   return "?";
 }
 
 const char* to_string(FiberState s) {
   switch (s) {
-    case FiberState::runnable: return "runnable";
-    case FiberState::running: return "running";
-    case FiberState::waiting: return "waiting";
-    case FiberState::syscall: return "syscall";
+    case FiberState::runnable:
+      return "runnable";
+    case FiberState::running:
+      return "running";
+    case FiberState::waiting:
+      return "waiting";
+    case FiberState::syscall:
+      return "syscall";
   }
   return "?";
 }
@@ -47,18 +66,33 @@ namespace detail {
 bool fiber_info(G* g, FiberInfo* out) {
   FiberState st;
   switch (g->status.load(std::memory_order_acquire)) {
-    case GStatus::runnable: st = FiberState::runnable; break;
-    case GStatus::running: st = FiberState::running; break;
-    case GStatus::waiting: st = FiberState::waiting; break;
-    case GStatus::syscall: st = FiberState::syscall; break;
-    default: return false;
+    case GStatus::runnable:
+      st = FiberState::runnable;
+      break;
+    case GStatus::running:
+      st = FiberState::running;
+      break;
+    case GStatus::waiting:
+      st = FiberState::waiting;
+      break;
+    case GStatus::syscall:
+      st = FiberState::syscall;
+      break;
+    default:
+      return false;
   }
   const WaitReason reason = g->wait_reason.load(std::memory_order_relaxed);
   const std::int64_t since = g->status_since.load(std::memory_order_relaxed);
-  spin_acquire(g->ident_lock);
-  *out = FiberInfo{g->id, g->name, st, st == FiberState::waiting ? reason : WaitReason::none,
-                   g->site.file_name(), g->site.line(), g->site.function_name(), since};
-  spin_release(g->ident_lock);
+  spin_lock(g->ident_lock, LockRank::ident);
+  *out = FiberInfo{g->id,
+                   g->name,
+                   st,
+                   st == FiberState::waiting ? reason : WaitReason::none,
+                   g->site.file_name(),
+                   g->site.line(),
+                   g->site.function_name(),
+                   since};
+  spin_unlock(g->ident_lock);
   return true;
 }
 
@@ -67,17 +101,19 @@ bool fiber_info(G* g, FiberInfo* out) {
 std::vector<FiberInfo> fibers() {
   std::vector<FiberInfo> out;
   if (!detail::sched) return out;
-  detail::systemstack([&] { detail::registry_each([&](detail::G* g) {
-    FiberInfo info;
-    if (detail::fiber_info(g, &info)) out.push_back(std::move(info));
-  }); });
+  detail::systemstack([&] {
+    detail::registry_each([&](detail::G* g) {
+      FiberInfo info;
+      if (detail::fiber_info(g, &info)) out.push_back(std::move(info));
+    });
+  });
   return out;
 }
 
 namespace detail {
 
 namespace {
-std::mutex g_last_mu;
+RankedMutex g_last_mu{LockRank::stats};
 SchedStats g_last;
 
 SchedStats collect() {

@@ -43,9 +43,9 @@ Labels merged(const Labels& base, const Labels& add) {
 // swap_labels() installs `next` (a reference the caller gives up) as g's set and returns
 // the previous one (a reference the caller now owns).
 LabelSet* swap_labels(G* g, LabelSet* next) {
-  spin_acquire(g->ident_lock);
+  spin_lock(g->ident_lock, LockRank::ident);
   LabelSet* prev = g->labels.exchange(next, std::memory_order_relaxed);
-  spin_release(g->ident_lock);
+  spin_unlock(g->ident_lock);
   return prev;
 }
 
@@ -77,10 +77,10 @@ bool labelset_equal(const LabelSet* a, const LabelSet* b) {
 }
 
 LabelSet* labels_of(G* g) {
-  spin_acquire(g->ident_lock);
+  spin_lock(g->ident_lock, LockRank::ident);
   LabelSet* s = g->labels.load(std::memory_order_relaxed);
   labelset_ref(s);
-  spin_release(g->ident_lock);
+  spin_unlock(g->ident_lock);
   return s;
 }
 

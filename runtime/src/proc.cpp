@@ -15,6 +15,7 @@
 
 #include "asym_fence.h"
 #include "blockprof.h"
+#include "check.h"
 #include "cpuprof.h"
 #include "labelset.h"
 #include "leaf.h"
@@ -23,7 +24,6 @@
 #include "switch.h"
 #include "systemstack.h"
 #include "trace.h"
-#include "weft/detail/test_hooks.h"
 #include "weft/runtime.h"
 
 #if WEFT_SPLIT_STACK
@@ -106,13 +106,15 @@ void acquirep(M* m, P* p) {
 // The global free list is a stack of batches (each a linked list of Gs), so that a P
 // refills or spills half a cache in O(1) under the lock instead of walking Gs that
 // died on another P -- each a cache miss.
+// gfget() and gfput(): p's cache, or with p null (off a P) the global batches.
+// REQUIRES: the caller holds p (if not null).
 G* gfget(P* p) {
+  WEFT_ASSERT(!p || p->m == getm());
   if (p && !p->gfree) {
     sched->gfree_lock.lock();
     if (!sched->gfree_batches.empty()) {
       Sched::GBatch b = sched->gfree_batches.back();
       sched->gfree_batches.pop_back();
-      sched->ngfree -= b.n;
       p->gfree = b.head;
       p->ngfree = b.n;
     }
@@ -132,7 +134,6 @@ G* gfget(P* p) {
       Sched::GBatch& b = sched->gfree_batches.back();
       g = b.head;
       b.head = g->schedlink;
-      sched->ngfree--;
       if (--b.n == 0) sched->gfree_batches.pop_back();
       g->schedlink = nullptr;
     }
@@ -143,11 +144,11 @@ G* gfget(P* p) {
 }
 
 void gfput(P* p, G* g) {
+  WEFT_ASSERT(!p || p->m == getm());
   if (!p) {
     sched->gfree_lock.lock();
     g->schedlink = nullptr;
     sched->gfree_batches.push_back(Sched::GBatch{g, 1});
-    sched->ngfree++;
     sched->gfree_lock.unlock();
     return;
   }
@@ -166,7 +167,6 @@ void gfput(P* p, G* g) {
 #endif
   sched->gfree_lock.lock();
   sched->gfree_batches.push_back(Sched::GBatch{spill, n});
-  sched->ngfree += n;
   sched->gfree_lock.unlock();
 }
 
@@ -202,8 +202,8 @@ void runq_put_slow(P* p, G* g, bool next) {
 // always a prefix of the ring, and the Gs queued at the tail wait behind it. Once
 // kFrontRunMax front Gs have run in a row, the oldest G waiting behind them runs next
 // (Runq::pop_behind()): a tree of spawns delays the rest of the queue, it cannot starve
-// it. 61 is Go's period for the same guarantee to the global queue.
-constexpr std::uint32_t kFrontRunMax = 61;
+// it. Go's period for the same guarantee to the global queue.
+constexpr std::uint32_t kFrontRunMax = kFairnessPeriod;
 
 namespace {
 bool queued_front(G* g) { return g->queued_front.load(std::memory_order_relaxed); }
@@ -240,37 +240,15 @@ G* globrunq_get(P* p, std::int64_t max) {
   return batch[0];
 }
 
-namespace {
-
-// spawn_put() queues a G that go() just made: in runnext, and the one it displaces from
-// there -- its older sibling, as a rule -- at the head of the ring rather than the tail.
-// A fiber's children thus run newest first, before anything queued earlier, and a tree
-// of fibers is walked depth first: the fibers alive at once are the current path and
-// its pending siblings (tens), not a whole level of the tree (tens of thousands, each
-// with a stack touched for the first time). Thieves still take from the head, so the
-// other Ps get pending siblings.
-void spawn_put(P* p, G* g) {
-  G* old = p->runnext.exchange(g, std::memory_order_acq_rel);
-  if (!old) return;
-  old->ring_since.store(0, std::memory_order_relaxed);
-  old->queued_front.store(true, std::memory_order_relaxed);  // before a thief can see it
-  if (p->runq.push_front(old)) return;
-  runq_put(p, old, false);
-}
-
-// A G that a hand-off displaced from runnext into its P's ring is left to that P for
-// this long: it is another fiber's partner in a hand-off (a producer its consumer woke),
-// and moving it to another core would have the pair bounce their channel's cache lines
-// between the cores with every message, where on one P they take turns. After that, a
-// thief takes it: its P is busy with something else. (Linux leaves a task that ran in
-// the last 0.5 ms to its CPU for the same reason; Go waits 3 µs before stealing a
-// runnext.) Gs queued any other way -- spawned, woken by the poller, yielded -- go at once.
-constexpr std::int64_t kHotNs = 50'000;
-
-// runq_steal() moves half of victim's queue into p's and returns one G to run; nullptr
-// if there is none, or if the first in line is still hot on victim (kHotNs) at `now`
-// (0: the clock, read only for a partner).
-G* runq_steal(P* p, P* victim, bool steal_runnext, std::int64_t now = 0) {
+// runq_steal() (proc.h). kHotNs: a G that a hand-off displaced from runnext into its P's
+// ring is left to that P for this long: it is another fiber's partner in a hand-off (a producer its
+// consumer woke), and moving it to another core would have the pair bounce their channel's cache
+// lines between the cores with every message, where on one P they take turns. After that, a thief
+// takes it: its P is busy with something else. (Linux leaves a task that ran in the last 0.5 ms to
+// its CPU for the same reason; Go waits 3 µs before stealing a runnext.) Gs queued any other way --
+// spawned, woken by the poller, yielded -- go at once.
+G* runq_steal(P* p, P* victim, bool steal_runnext, std::int64_t now) {
+  WEFT_ASSERT(p->m == getm());
   if (hot_until(victim, now) != 0) return nullptr;
   G* batch[Runq::kSize / 2];
   std::uint32_t n = victim->runq.grab(batch);
@@ -287,6 +265,24 @@ G* runq_steal(P* p, P* victim, bool steal_runnext, std::int64_t now = 0) {
   p->n_steals.fetch_add(1, std::memory_order_relaxed);
   p->n_stolen.fetch_add(n, std::memory_order_relaxed);
   return batch[n - 1];
+}
+
+namespace {
+
+// spawn_put() queues a G that go() just made: in runnext, and the one it displaces from
+// there -- its older sibling, as a rule -- at the head of the ring rather than the tail.
+// A fiber's children thus run newest first, before anything queued earlier, and a tree
+// of fibers is walked depth first: the fibers alive at once are the current path and
+// its pending siblings (tens), not a whole level of the tree (tens of thousands, each
+// with a stack touched for the first time). Thieves still take from the head, so the
+// other Ps get pending siblings.
+void spawn_put(P* p, G* g) {
+  G* old = p->runnext.exchange(g, std::memory_order_acq_rel);
+  if (!old) return;
+  old->ring_since.store(0, std::memory_order_relaxed);
+  old->queued_front.store(true, std::memory_order_relaxed);  // before a thief can see it
+  if (p->runq.push_front(old)) return;
+  runq_put(p, old, false);
 }
 
 // ---- M lifecycle ---------------------------------------------------------------------
@@ -342,7 +338,6 @@ void startm(P* p, bool spinning) {
   M* nm = sched->midle;
   if (nm) {
     sched->midle = nm->link;
-    sched->nmidle--;
   }
   sched->lock.unlock();
   if (!nm) {
@@ -364,7 +359,6 @@ bool stopm(M* m) {
   sched->lock.lock();
   m->link = sched->midle;
   sched->midle = m;
-  sched->nmidle++;
   sched->lock.unlock();
   sched->n_parks.fetch_add(1, std::memory_order_relaxed);
   trace_event(EventKind::m_park);
@@ -427,11 +421,11 @@ __attribute__((noinline)) void post_switch_rest(M* m, PostKind kind, G* prev) {
     case PostKind::none:
       break;
     case PostKind::yield_local:
-      prev->status.store(GStatus::runnable, std::memory_order_relaxed);
+      g_set_status(prev, GStatus::runnable, std::memory_order_relaxed);
       runq_put(m->p, prev, false);
       break;
     case PostKind::yield_global:
-      prev->status.store(GStatus::runnable, std::memory_order_relaxed);
+      g_set_status(prev, GStatus::runnable, std::memory_order_relaxed);
       globrunq_put(prev);
       break;
     case PostKind::park:  // cancelled: it runs again next
@@ -583,7 +577,7 @@ top:
   std::int64_t t0 = p->timer0.load(std::memory_order_relaxed);
   if (t0 != 0 && t0 <= nanotime()) timer_run(p, nanotime());
 
-  if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
+  if (p->schedtick.load(std::memory_order_relaxed) % kFairnessPeriod == 0 &&
       sched->runqsize.load(std::memory_order_relaxed) > 0)
     if (G* g = globrunq_get(p, 1)) return *inherit = false, g;
   if (G* g = runq_get(p, inherit)) return g;
@@ -802,10 +796,10 @@ void fiber_main(transfer_t t) {
 
 void gdestroy(M* m, G* g) {
   if (trace_enabled()) trace_fiber_exit(g->id, g->name);  // before fibers() stops listing it
-  g->status.store(GStatus::dead, std::memory_order_release);
-  spin_acquire(g->ident_lock);
+  g_set_status(g, GStatus::dead, std::memory_order_release);
+  spin_lock(g->ident_lock, LockRank::ident);
   g->name.clear();
-  spin_release(g->ident_lock);
+  spin_unlock(g->ident_lock);
   g_labels_drop(g);
   g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
   // Segmented stacks: the segments it grew stay with the G for the next fiber.
@@ -816,37 +810,6 @@ void gdestroy(M* m, G* g) {
 }  // namespace
 
 FiberId newproc_impl(Function& fn, std::string& name, std::source_location site);
-
-// ---- test hooks (weft/detail/test_hooks.h) -------------------------------------------
-
-namespace {
-// A P whose ring holds g alone, displaced there by a hand-off age_ns before `now` (-1:
-// queued some other way). The hooks judge it at that same `now`, not at the clock: a
-// slow run (TSan) must not age it.
-std::unique_ptr<P> ring_of_one(G* g, std::int64_t age_ns, std::int64_t now) {
-  auto p = std::make_unique<P>();
-  g->ring_since.store(age_ns < 0 ? 0 : now - age_ns, std::memory_order_relaxed);
-  p->runq.push(g);
-  return p;
-}
-}  // namespace
-
-bool TEST_steal_hot(std::int64_t age_ns) {
-  auto g = std::make_unique<G>();
-  const std::int64_t now = nanotime();
-  auto victim = ring_of_one(g.get(), age_ns, now);
-  auto thief = std::make_unique<P>();
-  return runq_steal(thief.get(), victim.get(), false, now) == g.get();
-}
-
-std::int64_t TEST_steal_hot_ns() { return kHotNs; }
-
-std::int64_t TEST_hot_left(std::int64_t age_ns) {
-  auto g = std::make_unique<G>();
-  const std::int64_t now = nanotime();
-  const std::int64_t until = hot_until(ring_of_one(g.get(), age_ns, now).get(), now);
-  return until == 0 ? 0 : until - now;
-}
 
 // ---- exported within the runtime -------------------------------------------------------
 
@@ -889,18 +852,18 @@ void poll_break() {
 }
 
 void globrunq_put(G* g) {
+  WEFT_ASSERT(g->status.load(std::memory_order_relaxed) == GStatus::runnable);
   sched->runq.enqueue(g);
   sched->runqsize.fetch_add(1, std::memory_order_seq_cst);
   wakep();
 }
 
-void park(WaitReason reason, bool (*unlock)(G*, void*), void* arg) {
-  park_inline(reason, unlock, arg);
+void park(WaitReason reason, bool (*commit)(G*, void*), void* arg) {
+  WEFT_ASSERT(commit != nullptr);
+  park_with(reason, ParkKind::call, commit, arg);
 }
 
-void ready(G* g) { ready_inline(g, false); }
-
-void ready_partner(G* g) { ready_inline(g, true); }
+void ready(G* g, bool partner) { ready_inline(g, partner); }
 
 void gosched(M* m, bool global) {
   G* g = m->curg;
@@ -926,7 +889,7 @@ void enter_blocking_impl() {
   G* g = m->curg;
   P* p = m->p;
   g->status_since.store(tick_now(), std::memory_order_relaxed);
-  g->status.store(GStatus::syscall, std::memory_order_relaxed);
+  g_set_status(g, GStatus::syscall, std::memory_order_relaxed);
   trace_event(EventKind::blocking_enter, g->id);
   p->syscalltick.fetch_add(1, std::memory_order_relaxed);
   m->oldp = p;
@@ -945,7 +908,7 @@ void exit_blocking_impl() {
   if (p->status.compare_exchange_strong(s, PStatus::running, std::memory_order_seq_cst)) {
     m->p = p;
     p->m = m;
-    g->status.store(GStatus::running, std::memory_order_relaxed);
+    g_set_status(g, GStatus::running, std::memory_order_relaxed);
     return;
   }
   // sysmon took the P. Any idle one?
@@ -957,7 +920,7 @@ void exit_blocking_impl() {
   });
   if (np) {
     acquirep(m, np);
-    g->status.store(GStatus::running, std::memory_order_relaxed);
+    g_set_status(g, GStatus::running, std::memory_order_relaxed);
     return;
   }
   // None: queue g for whoever has a P, and park this M (on g0, see schedule()).
@@ -994,11 +957,11 @@ FiberId newproc_impl(Function& fn, std::string& name, std::source_location site)
     id = goid_gen.fetch_add(1, std::memory_order_relaxed);
   }
   g->fn = std::move(fn);
-  spin_acquire(g->ident_lock);
+  spin_lock(g->ident_lock, LockRank::ident);
   g->id = id;
   g->name = std::move(name);
   g->site = site;
-  spin_release(g->ident_lock);
+  spin_unlock(g->ident_lock);
   g_labels_inherit(g, m ? m->curg : nullptr);  // go() inherits the creator's labels
   g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
 #if WEFT_SPLIT_STACK
@@ -1006,7 +969,7 @@ FiberId newproc_impl(Function& fn, std::string& name, std::source_location site)
 #endif
   context_make(g->ctx, g->stack.lo, g->stack.size, fiber_main);
   g->status_since.store(0, std::memory_order_relaxed);  // "since" is kept for waits only
-  g->status.store(GStatus::runnable, std::memory_order_release);
+  g_set_status(g, GStatus::runnable, std::memory_order_release);
   live_add(p, 1);
   trace_event(EventKind::fiber_create, id, m && m->curg ? m->curg->id : 0);
   if (p) {
@@ -1101,7 +1064,6 @@ int run_runtime(Function main_fn, Options opts) {
   auto* s = new Sched;
   s->clock.store(coarse_now(), std::memory_order_relaxed);
   s->nprocs = procs;
-  s->stack_size = stack_size;
   {
     std::int64_t ms = opts.stack_trim_after_ms;
     if (ms == 0) {

@@ -9,7 +9,8 @@
 //      blocked in weft::blocking().
 //
 // Where a runnable G waits, in the order schedule() looks:
-//   1. every 61st schedule, the global queue first (fairness: it cannot starve);
+//   1. every kFairnessPeriod-th (61st) schedule, the global queue first (fairness: it
+//      cannot starve);
 //   2. P.runnext: the G most recently readied by this P's running G. It runs next and
 //      inherits the time slice, so a producer/consumer pair ping-pongs on one core;
 //   3. P.runq: FIFO, except that go() puts the sibling its new G displaces from runnext
@@ -33,14 +34,20 @@
 // *after* the old fiber is off its stack (requeue it, mark it waiting and release the
 // lock it parked under, free it) travels in M::post and is done by whoever is resumed
 // (post_switch()). This is Go's mcall(park_m) without the detour through g0.
-// The direct path must still give what schedule() gives: every 61st switch of a P looks
+// The direct path must still give what schedule() gives: every kFairnessPeriod-th direct
+// switch of a P looks
 // at the global queue and at the P's timers (a due timer sends the switch through g0),
 // and a pending preemption request ends an inherited time slice there (the runnext G
 // loses its place to the tail of the run queue), so two fibers that switch straight to
 // each other cannot starve timers, the global queue or the netpoller.
 //
-// Locks: Sched::lock (rank sched) guards the idle P and M lists and M creation; it is
-// never held while running fibers or timers.
+// Locks (ranks: lock_rank.h): Sched::lock (sched) guards the idle P and M lists and
+// allm; Sched::gfree_lock (gfree) the global free-G batches; P::timer_lock
+// (proc_timers) a P's timer heap. None is held while running fibers or timers.
+//
+// Run queues: a P's runnext, ring, free-G cache and the fields marked "owner" are
+// touched only by the M that holds the P (P::m == getm(): checked in runq_put(),
+// runq_get() and execute_prep() where checks are on); thieves only take, by CAS.
 #pragma once
 
 #include <signal.h>
@@ -61,6 +68,12 @@
 
 namespace weft::detail {
 
+// kFairnessPeriod is Go's 61: every 61st schedule (schedtick) looks at the global queue
+// first, every 61st direct switch of a P (P::switch_budget) at the global queue and the
+// P's timers, and 61 Gs from the ring's front in a row let the oldest G behind them run
+// (runq_get_ring()).
+inline constexpr std::uint32_t kFairnessPeriod = 61;
+
 enum class PStatus : std::uint8_t {
   idle,     // in Sched's idle list, no M
   running,  // owned by an M running fibers or the scheduler
@@ -71,11 +84,11 @@ struct alignas(64) P {
   int id = 0;
   std::atomic<PStatus> status{PStatus::idle};
   M* m = nullptr;
-  P* link = nullptr;                          // idle list
-  std::atomic<std::uint32_t> schedtick{0};    // schedules not inherited from runnext
-  std::atomic<bool> preempt{false};           // sysmon: the running G exceeded 10 ms
-  std::uint32_t switch_budget = 61;           // direct switches until the next look (owner)
-  std::atomic<std::uint32_t> syscalltick{0};  // incremented per blocking() call
+  P* link = nullptr;                              // idle list
+  std::atomic<std::uint32_t> schedtick{0};        // schedules not inherited from runnext
+  std::atomic<bool> preempt{false};               // sysmon: the running G exceeded 10 ms
+  std::uint32_t switch_budget = kFairnessPeriod;  // direct switches until the next look (owner)
+  std::atomic<std::uint32_t> syscalltick{0};      // incremented per blocking() call
   Runq runq;
   std::atomic<G*> runnext{nullptr};
   std::uint32_t front_run = 0;  // Gs from the ring's front run in a row (owner; runq_get)
@@ -112,13 +125,12 @@ enum class PostKind : std::uint8_t {
 struct M {
   int id = 0;
   pid_t tid = 0;
-  Context g0;          // the thread's own stack
-  G* curg = nullptr;   // running fiber, nullptr when on g0
-  P* p = nullptr;      // attached P (nullptr while parked or in blocking())
+  Context g0;                      // the thread's own stack
+  G* curg = nullptr;               // running fiber, nullptr when on g0
+  P* p = nullptr;                  // attached P (nullptr while parked or in blocking())
   std::atomic<P*> nextp{nullptr};  // P handed over by startm()
-  P* oldp = nullptr;   // P left behind by enter_blocking()
+  P* oldp = nullptr;               // P left behind by enter_blocking()
   bool spinning = false;
-  bool exiting = false;
   Note park;
   M* link = nullptr;  // idle list
   std::thread thread;
@@ -143,7 +155,6 @@ struct Sched {
   // Guarded by lock:
   P* pidle = nullptr;
   M* midle = nullptr;
-  int nmidle = 0;
   std::vector<M*> allm;
   // Lock-free:
   std::atomic<int> npidle{0};
@@ -159,13 +170,12 @@ struct Sched {
   Note poll_note;                           // used when no netpoller is installed
   std::atomic<std::int64_t> last_poll{0};   // now_ns() of the last netpoll
   // Free Gs overflowing the Ps' caches, in batches; guarded by gfree_lock.
-  SpinLock gfree_lock{LockRank::registry};
+  SpinLock gfree_lock{LockRank::gfree};
   struct GBatch {
     G* head;
     int n;
   };
   std::vector<GBatch> gfree_batches;
-  int ngfree = 0;
   // sysmon
   std::thread sysmon;
   Note sysmon_note;
@@ -178,7 +188,6 @@ struct Sched {
   // Counters for rare events.
   std::atomic<std::uint64_t> n_parks{0}, n_wakeups{0}, n_handoffs{0}, n_preempt_requests{0},
       n_preemptions{0}, n_sysmon_ticks{0}, n_timer_fires{0}, n_stacks{0};
-  std::size_t stack_size = 0;
   std::int64_t stack_trim_after = 0;  // ns a fiber waits before its stack is trimmed; 0: never
   std::int64_t poll_spin = 0;  // ns the poller M polls before it sleeps (poll_spin); 0: never
   std::atomic<std::uint64_t> n_poll_spin_hits{0};  // spins that found I/O
@@ -200,25 +209,35 @@ inline G* getg() {
   return m ? m->curg : nullptr;
 }
 
-// park() parks the calling fiber with `reason`. After the switch, on the next context,
-// unlock(g, arg) runs; if it returns false the park is cancelled and g runs again.
-// The fiber returns from park() after someone calls ready(g).
-// REQUIRES: running on a fiber; unlock is not null (switch.h's park_releasing() uses that).
-// Any lock the waker needs is released by `unlock`.
-void park(WaitReason reason, bool (*unlock)(G*, void*), void* arg);
-// ready() makes a waiting g runnable, in this P's runnext slot. Any thread.
-void ready(G* g);
-// ready_partner() is ready() for the other half of a hand-off (a channel's sender and
-// receiver): if another ready() then displaces g from runnext into the ring, thieves
-// leave it to this P for a while (kHotNs in proc.cpp).
-void ready_partner(G* g);
+// park() parks the calling fiber with `reason`: for a wait that commits in a callback
+// (the Waiter handshake, a sleep's timer). After the switch, on the next context,
+// commit(g, arg) runs; if it returns false the park is cancelled and g runs again.
+// The fiber returns from park() after someone calls ready(g). (A channel's plain send or
+// receive parks with switch.h's park_releasing() instead.)
+// REQUIRES: running on a fiber; commit is not null; no runtime lock held (checked).
+void park(WaitReason reason, bool (*commit)(G*, void*), void* arg);
+// ready() makes a waiting g runnable, in this P's runnext slot: for any waker, on any
+// thread. `partner`: g is the other half of a hand-off (a channel's sender or receiver):
+// if another ready() then displaces g from runnext into the ring, thieves leave it to
+// this P for kHotNs. REQUIRES: g is waiting and the caller won the right to wake it; no
+// wait_list or timer_state lock held (checked).
+void ready(G* g, bool partner = false);
 // gosched() is yield() to the given queue. REQUIRES: m is getm(), running a fiber.
 void gosched(M* m, bool global);
-// check_preempt() honours a pending preemption request. Cheap; called by runtime entry
-// points (go, ready, unlock paths).
+// check_preempt() honours a pending preemption request. Cheap; called where a fiber
+// passes through the runtime without parking: go(), yield() and maybe_yield(),
+// sleep_for() of no time, Mutex's slow lock and unlock paths, a condition wait whose
+// deadline has passed, and socket calls that find the socket ready (net_fd.cpp).
 void check_preempt();
 // wakep() starts a spinning M if there is an idle P and nobody spins.
 void wakep();
+// kHotNs: a G that a hand-off displaced from runnext into its P's ring is left to that P
+// this long (proc.cpp, runq_steal()).
+inline constexpr std::int64_t kHotNs = 50'000;
+// runq_steal() moves half of victim's queue into p's and returns one G to run; nullptr
+// if there is none, or if the first in line is still hot on victim at `now` (0: the
+// clock, read only for a partner). REQUIRES: the caller holds p.
+G* runq_steal(P* p, P* victim, bool steal_runnext, std::int64_t now = 0);
 // hot_until() is when the G first in p's ring stops being hot (a displaced hand-off
 // partner, left to p by thieves for kHotNs), or 0 if it is not hot or there is none,
 // at time `now` (0: nanotime(), read only if the first G is such a partner).

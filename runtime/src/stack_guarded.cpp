@@ -34,6 +34,7 @@
 #include <mutex>
 #include <vector>
 
+#include "ranked_mutex.h"
 #include "spinlock.h"
 #include "stack.h"
 #include "trace.h"
@@ -43,8 +44,8 @@ namespace weft::detail {
 
 namespace {
 
-constexpr std::size_t kPoolHot = 1024;   // pooled stacks kept with their memory
-constexpr std::size_t kPoolCold = 8192;  // pooled stacks kept as address space only
+constexpr std::size_t kPoolHot = 1024;    // pooled stacks kept with their memory
+constexpr std::size_t kPoolCold = 8192;   // pooled stacks kept as address space only
 constexpr std::size_t kChunkStacks = 64;  // stacks mapped per mmap
 
 #ifndef MADV_GUARD_INSTALL
@@ -66,7 +67,7 @@ long read_max_map_count() {
 }
 
 struct Pool {
-  std::mutex mu;
+  RankedMutex mu{LockRank::stack_pool};
   std::vector<Stack> hot, cold;
   char* chunk_next = nullptr;  // the rest of the newest chunk, not yet handed out
   std::size_t chunk_left = 0;
@@ -138,7 +139,7 @@ bool guard(Stack& s, std::size_t page) {
 
 // guarded_new() makes a stack from fresh address space. REQUIRES: p.mu held through
 // `lock`, which it releases before the guard's system call (and does not retake).
-Stack guarded_new(Pool& p, std::unique_lock<std::mutex>& lock) {
+Stack guarded_new(Pool& p, std::unique_lock<RankedMutex>& lock) {
   const std::size_t page = page_size();
   Stack s;
   s.reserved = g_guarded_size + page;

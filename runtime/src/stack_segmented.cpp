@@ -47,6 +47,7 @@
 #include <mutex>
 #include <vector>
 
+#include "ranked_mutex.h"
 #include "stack.h"
 #include "trace.h"
 
@@ -60,14 +61,22 @@ namespace weft::detail {
 
 namespace {
 
-constexpr std::size_t kPiece = 2048;          // first segment
-constexpr std::size_t kReserve = 512;         // below the guard
-constexpr std::size_t kBackoff = 0xe00;       // GCC 12 x86-64 morestack.S
-constexpr std::size_t kSlab = 1 << 20;        // pieces per mmap: 512
-enum { kSegments, kCurrentSegment, kCurrentStack, kGuard, kInitialSp, kInitialSpLen, kBlockSignals };
+constexpr std::size_t kPiece = 2048;     // first segment
+constexpr std::size_t kReserve = 512;    // below the guard
+constexpr std::size_t kBackoff = 0xe00;  // GCC 12 x86-64 morestack.S
+constexpr std::size_t kSlab = 1 << 20;   // pieces per mmap: 512
+enum {
+  kSegments,
+  kCurrentSegment,
+  kCurrentStack,
+  kGuard,
+  kInitialSp,
+  kInitialSpLen,
+  kBlockSignals
+};
 
 struct Slabs {
-  std::mutex mu;
+  RankedMutex mu{LockRank::stack_pool};
   std::vector<void*> slabs;
   std::vector<void*> free;
 };

@@ -6,19 +6,29 @@
 // in its runnext. It is inline so that a primitive's blocking path (chan.cpp) parks
 // without a call layer in between: after a switch each return up the resumed fiber's
 // stack mispredicts (the return-address predictor holds the other fiber's calls), and a
-// frame's prologue and epilogue cost as much again. weft-bench pingpong on 1 P, park()
-// and ready() inline in the channel: 69 -> 59 ns per round trip (interleaved runs;
-// callgrind 715 -> 665 instructions). Everything rare stays out of line in proc.cpp: the
-// ring's pop, the global queue, a preemption, a cancelled park, a full runnext.
+// frame's prologue and epilogue cost as much again (measured: docs/benchmarks.md,
+// "eighth session"). Everything rare stays out of line in proc.cpp: the ring's pop, the
+// global queue, a preemption, a cancelled park, a full runnext.
+//
+// The entry points, each for one use:
+//   park()            (proc.h, out of line) a wait that commits in a callback run after
+//                     the switch: the Waiter handshake (waiter.h), a sleep's timer.
+//   park_releasing()  a channel's plain send or receive, which parks holding its lock.
+//   ready()           (proc.h, out of line) any waker.
+//   ready_inline()    a channel's blocking path: ready() without the call.
 //
 // Invariants are proc.h's ("Switching"): whatever must happen after the old fiber is off
-// its stack travels in M::post and is done by whoever is resumed (post_switch()).
+// its stack travels in M::post and is done by whoever is resumed (post_switch()). No
+// runtime lock is held across a switch but a channel's, which post_switch() releases
+// (ParkKind::unlock); checked, with the G status transitions and run-queue ownership,
+// where checks are on (check.h, lock_rank.h).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 
 #include "asym_fence.h"
+#include "check.h"
 #include "g.h"
 #include "proc.h"
 #include "spinlock.h"
@@ -42,7 +52,10 @@ void end_inherited_slice(P* p);
 // or at the tail of its ring. Owner only. Only the owner fills runnext and thieves only
 // empty it: found empty, it stays empty until the store, which needs no locked
 // exchange -- the case of every hand-off, inline; the rest is runq_put_slow().
+// REQUIRES: g is runnable.
 __attribute__((always_inline)) inline void runq_put(P* p, G* g, bool next) {
+  WEFT_ASSERT(p->m == getm());
+  WEFT_ASSERT(g->status.load(std::memory_order_relaxed) == GStatus::runnable);
   if (next && !p->runnext.load(std::memory_order_relaxed)) {
     p->runnext.store(g, std::memory_order_release);
     return;
@@ -54,6 +67,7 @@ __attribute__((always_inline)) inline void runq_put(P* p, G* g, bool next) {
 // local queue. Owner only. Its runnext case is inline (every hand-off switch takes it);
 // the ring's is runq_get_ring().
 __attribute__((always_inline)) inline G* runq_get(P* p, bool* inherit) {
+  WEFT_ASSERT(p->m == getm());
   G* next = p->runnext.load(std::memory_order_relaxed);
   if (next && p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
     *inherit = true;
@@ -63,8 +77,11 @@ __attribute__((always_inline)) inline G* runq_get(P* p, bool* inherit) {
   return runq_get_ring(p);
 }
 
-// execute_prep() makes g the running fiber of m and p.
+// execute_prep() makes g the running fiber of m and p. REQUIRES: m holds p; g is
+// runnable, and was just taken off a run queue.
 __attribute__((always_inline)) inline void execute_prep(M* m, P* p, G* g, bool inherit) {
+  WEFT_ASSERT(m->p == p && p->m == m);
+  WEFT_ASSERT(g->status.load(std::memory_order_relaxed) == GStatus::runnable);
   if (!inherit) {
     p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (p->preempt.load(std::memory_order_relaxed))
@@ -74,7 +91,7 @@ __attribute__((always_inline)) inline void execute_prep(M* m, P* p, G* g, bool i
   // read the old `resumes` and then saw any of g's new writes sees this one too.
   g->resumes.store(g->resumes.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
-  g->status.store(GStatus::running, std::memory_order_relaxed);
+  g_set_status(g, GStatus::running, std::memory_order_relaxed);
   g->m = m;
   m->curg = g;
   trace_event(EventKind::fiber_run, g->id);
@@ -83,13 +100,17 @@ __attribute__((always_inline)) inline void execute_prep(M* m, P* p, G* g, bool i
 
 // set_runnable_after_wait() moves a waiting G to runnable, after any stack trim that
 // sysmon started on it has finished (the Dekker pair of stack_trim.cpp).
+// REQUIRES: g is waiting.
 inline void set_runnable_after_wait(G* g) {
-  g->status.store(GStatus::runnable, std::memory_order_release);
+  WEFT_ASSERT(g->status.load(std::memory_order_relaxed) == GStatus::waiting);
+  g_set_status(g, GStatus::runnable, std::memory_order_release);
   asym_fence_light();
   while (g->trim.load(std::memory_order_acquire)) [[unlikely]] cpu_relax();
 }
 
 // make_runnable() is the first half of ready(): g leaves `waiting`, on no queue yet.
+// REQUIRES: g is waiting, and the caller won the right to ready it (a second ready()
+// of one wait finds it runnable: checked in set_runnable_after_wait()).
 __attribute__((always_inline)) inline void make_runnable(G* g) {
   trace_event(EventKind::fiber_unpark, g->id);
   g->status_since.store(0, std::memory_order_relaxed);  // kept for waits only
@@ -106,12 +127,12 @@ __attribute__((always_inline)) inline void post_switch(M* m) {
   m->post = PostKind::none;
   m->post_g = nullptr;
   if (kind == PostKind::park) {
-    prev->status.store(GStatus::waiting, std::memory_order_release);
-    if (!prev->park_unlock) {  // park_releasing(): park_arg is a spin word
-      spin_release(*static_cast<std::atomic<std::uint32_t>*>(prev->park_arg));
+    g_set_status(prev, GStatus::waiting, std::memory_order_release);
+    if (prev->park_kind == ParkKind::unlock) {  // park_releasing(): a channel's lock
+      spin_unlock(*static_cast<std::atomic<std::uint32_t>*>(prev->park_arg));
       return;
     }
-    if (prev->park_unlock(prev, prev->park_arg)) return;
+    if (prev->park_fn(prev, prev->park_arg)) return;
   }
   post_switch_rest(m, kind, prev);
 }
@@ -121,7 +142,17 @@ __attribute__((always_inline)) inline void post_switch(M* m) {
 // Always inlined into its few callers (park, gosched, check_preempt, a fiber's exit, the
 // return from a blocking call): one return less to mispredict each time a fiber is
 // resumed (see context_switch()).
+// REQUIRES: g is m's running fiber (status running; syscall for a yield_global back
+// from a blocking call); no runtime lock held but, for a ParkKind::unlock park, its own.
 __attribute__((always_inline)) inline void switch_away(M* m, G* g, PostKind kind) {
+  WEFT_ASSERT(m == getm() && g == m->curg);
+  WEFT_ASSERT(g->status.load(std::memory_order_relaxed) == GStatus::running ||
+              (kind == PostKind::yield_global &&
+               g->status.load(std::memory_order_relaxed) == GStatus::syscall));
+  WEFT_ASSERT(lock_rank_nheld() ==
+              (kind == PostKind::park && g->park_kind == ParkKind::unlock ? 1 : 0));
+  WEFT_ASSERT(kind != PostKind::park || g->park_kind != ParkKind::unlock ||
+              lock_rank_held(g->park_arg));
 #if !WEFT_SPLIT_STACK
   if (!stack_canary_ok(g->stack)) overflow_report(g);
 #endif
@@ -144,7 +175,7 @@ __attribute__((always_inline)) inline void switch_away(M* m, G* g, PostKind kind
     if (p->preempt.load(std::memory_order_relaxed)) [[unlikely]] {
       systemstack([p] { end_inherited_slice(p); });  // then schedule() on g0 picks
     } else if (--p->switch_budget == 0) [[unlikely]] {
-      p->switch_budget = 61;
+      p->switch_budget = kFairnessPeriod;
       if (sched->runqsize.load(std::memory_order_relaxed) > 0)
         systemstack([&] { next = globrunq_get(p, 1); });
       std::int64_t t0 = p->timer0.load(std::memory_order_relaxed);
@@ -168,30 +199,36 @@ __attribute__((always_inline)) inline void switch_away(M* m, G* g, PostKind kind
   systemstack([now] { post_switch(now); });
 }
 
-// park_inline() is park() (proc.h).
-__attribute__((always_inline)) inline void park_inline(WaitReason reason, bool (*unlock)(G*, void*),
-                                                       void* arg) {
+// park_with() is the body of park() and park_releasing(), not an entry point: it parks
+// the calling fiber, to be committed after the switch as `kind` says.
+__attribute__((always_inline)) inline void park_with(WaitReason reason, ParkKind kind,
+                                                     bool (*fn)(G*, void*), void* arg) {
   M* m = getm();
   G* g = m->curg;
   g->wait_reason.store(reason, std::memory_order_relaxed);
-  g->park_unlock = unlock;
+  g->park_kind = kind;
+  g->park_fn = fn;
   g->park_arg = arg;
   g->status_since.store(tick_now(), std::memory_order_relaxed);
   switch_away(m, g, PostKind::park);
   g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
 }
 
-// park_releasing() is park() whose unlock step releases the spin word `lock` (a
-// channel's): a store where a call through park_unlock cost about ten instructions.
+// park_releasing() parks a fiber that holds the spin word `lock` (a channel's, taken by
+// wl_lock()), which the post-switch step releases: a channel's plain send or receive.
+// REQUIRES: the caller holds `lock` and no other runtime lock.
 __attribute__((always_inline)) inline void park_releasing(WaitReason reason,
                                                           std::atomic<std::uint32_t>* lock) {
-  park_inline(reason, nullptr, lock);
+  park_with(reason, ParkKind::unlock, nullptr, lock);
 }
 
 // ready_impl() is ready()'s work, on the system stack. Its common case -- this P's
 // runnext empty, its ring empty -- is a dozen instructions, fewer than the calls it was
 // split into cost.
+// REQUIRES: no wait_list or timer_state lock held (the one that found g is released
+// first).
 __attribute__((always_inline)) inline void ready_impl(G* g) {
+  WEFT_ASSERT(!lock_rank_holds(LockRank::wait_list) && !lock_rank_holds(LockRank::timer_state));
   make_runnable(g);
   M* m = getm();
   P* p = m ? m->p : nullptr;
@@ -213,7 +250,7 @@ __attribute__((always_inline)) inline void ready_impl(G* g) {
   wakep();
 }
 
-// ready_inline() is ready() (proc.h), or ready_partner() if `partner`.
+// ready_inline() is ready(g, partner) (proc.h) inline: for a channel's blocking path.
 __attribute__((always_inline)) inline void ready_inline(G* g, bool partner) {
   g->partner = partner;
   systemstack([g] { ready_impl(g); });

@@ -108,7 +108,7 @@ void TimerState::fire(Timer* t, std::int64_t now) {
   std::shared_ptr<Function> fn;
   std::shared_ptr<ChanCore> tick_to;  // holds the channel (and so s: see TickChan)
   Waiter* woken;
-  wl_lock(s->waiters);
+  wl_lock(s->waiters, LockRank::timer_state);
   s->fired++;
   s->armed = false;
   if (s->period > 0 && !s->stopped) {
@@ -136,7 +136,7 @@ void TimerState::fire(Timer* t, std::int64_t now) {
 void TimerState::discard(Timer* t) {
   auto* s = static_cast<TimerState*>(t->arg);
   std::shared_ptr<TimerState> keep;  // released after the lock
-  wl_lock(s->waiters);
+  wl_lock(s->waiters, LockRank::timer_state);
   s->armed = false;
   keep = std::move(s->self);
   wl_unlock(s->waiters);
@@ -145,7 +145,7 @@ void TimerState::discard(Timer* t) {
 // timer_state_stop() disarms s. Returns true if it was armed.
 bool timer_state_stop(TimerState* s) {
   std::shared_ptr<TimerState> keep;
-  wl_lock(s->waiters);
+  wl_lock(s->waiters, LockRank::timer_state);
   s->stopped = true;
   const bool was_active = s->armed && timer_del(&s->timer);
   if (was_active) {
@@ -164,7 +164,7 @@ bool timer_state_wait(TimerState* s, std::uint64_t* seen) {
   for (;;) {
     Waiter w;
     w.g = getg();
-    wl_lock(s->waiters);
+    wl_lock(s->waiters, LockRank::timer_state);
     if (s->fired > *seen) {
       *seen = s->fired;
       wl_unlock(s->waiters);
@@ -221,14 +221,14 @@ Chan<Clock::time_point> tick(Duration d) {
   auto owner = std::make_shared<detail::TickChan>(s);
   std::shared_ptr<detail::ChanCore> core(owner, &owner->core);
   s->tick_chan = core;
-  detail::wl_lock(s->waiters);
+  detail::wl_lock(s->waiters, detail::LockRank::timer_state);
   s->arm(detail::nanotime() + s->period, s);
   detail::wl_unlock(s->waiters);
   return detail::ChanAccess::wrap<Clock::time_point>(std::move(core));
 }
 
 Timer::Timer(Duration d) : s_(std::make_shared<detail::TimerState>()) {
-  detail::wl_lock(s_->waiters);
+  detail::wl_lock(s_->waiters, detail::LockRank::timer_state);
   s_->arm(detail::nanotime() + std::max<std::int64_t>(d.count(), 0), s_);
   detail::wl_unlock(s_->waiters);
 }
@@ -236,7 +236,7 @@ Timer::Timer(Duration d) : s_(std::make_shared<detail::TimerState>()) {
 Timer Timer::after_func(Duration d, detail::Function fn) {
   auto s = std::make_shared<detail::TimerState>();
   s->func = std::make_shared<detail::Function>(std::move(fn));
-  detail::wl_lock(s->waiters);
+  detail::wl_lock(s->waiters, detail::LockRank::timer_state);
   s->arm(detail::nanotime() + std::max<std::int64_t>(d.count(), 0), s);
   detail::wl_unlock(s->waiters);
   return Timer(std::move(s));
@@ -246,7 +246,7 @@ bool Timer::stop() const { return detail::timer_state_stop(s_.get()); }
 
 bool Timer::reset(Duration d) const {
   const bool was_active = stop();
-  detail::wl_lock(s_->waiters);
+  detail::wl_lock(s_->waiters, detail::LockRank::timer_state);
   if (!s_->armed) {
     s_->fired = 0;
     s_->arm(detail::nanotime() + std::max<std::int64_t>(d.count(), 0), s_);
@@ -262,7 +262,7 @@ bool Timer::wait() const {
 
 Ticker::Ticker(Duration period) : s_(std::make_shared<detail::TimerState>()) {
   s_->period = std::max<std::int64_t>(period.count(), 1);
-  detail::wl_lock(s_->waiters);
+  detail::wl_lock(s_->waiters, detail::LockRank::timer_state);
   s_->arm(detail::nanotime() + s_->period, s_);
   detail::wl_unlock(s_->waiters);
 }
@@ -273,7 +273,7 @@ void Ticker::stop() const { detail::timer_state_stop(s_.get()); }
 
 void Ticker::reset(Duration period) const {
   detail::timer_state_stop(s_.get());
-  detail::wl_lock(s_->waiters);
+  detail::wl_lock(s_->waiters, detail::LockRank::timer_state);
   if (!s_->armed) {
     s_->period = std::max<std::int64_t>(period.count(), 1);
     s_->consumed = s_->fired;

@@ -49,16 +49,16 @@ struct alignas(64) Ring {
   std::atomic<std::uint32_t> busy{0};  // writers inside their write (see above)
   Event* buf = nullptr;
   std::size_t cap = 0;
-  std::uint64_t n = 0;    // events written, lost ones included
-  Ring* link = nullptr;   // in a session's list, its spares, or the pool
+  std::uint64_t n = 0;   // events written, lost ones included
+  Ring* link = nullptr;  // in a session's list, its spares, or the pool
 };
 
 struct Session {
   std::uint64_t gen = 0;
   std::size_t cap = 0;
   std::int64_t start_ns = 0;
-  Ring* rings = nullptr;   // claimed by a thread
-  Ring* spares = nullptr;  // allocated by start(), not yet claimed
+  Ring* rings = nullptr;                                // claimed by a thread
+  Ring* spares = nullptr;                               // allocated by start(), not yet claimed
   std::vector<std::pair<FiberId, std::string>> exited;  // names of fibers that ended
 };
 
@@ -89,10 +89,10 @@ thread_local bool t_sysmon = false;
 // new_ring() takes a ring struct from the pool (or makes one) with a fresh buffer.
 // REQUIRES: system stack; g_lock not held.
 Ring* new_ring(std::size_t cap) {
-  spin_acquire(g_lock);
+  spin_lock(g_lock, LockRank::trace_session);
   Ring* r = g_pool;
   if (r) g_pool = r->link;
-  spin_release(g_lock);
+  spin_unlock(g_lock);
   if (!r) r = new Ring;
   r->buf = new Event[cap];
   r->cap = cap;
@@ -107,10 +107,10 @@ void retire_ring(Ring* r) {
   r->buf = nullptr;
   r->cap = 0;
   r->n = 0;
-  spin_acquire(g_lock);
+  spin_lock(g_lock, LockRank::trace_session);
   r->link = g_pool;
   g_pool = r;
-  spin_release(g_lock);
+  spin_unlock(g_lock);
 }
 
 // claim() gives the calling M a ring for session `gen`; nullptr if it has ended.
@@ -118,7 +118,7 @@ Ring* claim(std::uint64_t gen) {
   Ring* r = nullptr;
   systemstack([&] {
     std::size_t cap = 0;
-    spin_acquire(g_lock);
+    spin_lock(g_lock, LockRank::trace_session);
     if (Session* s = g_session; s && s->gen == gen) {
       cap = s->cap;
       if ((r = s->spares)) {
@@ -127,16 +127,16 @@ Ring* claim(std::uint64_t gen) {
         s->rings = r;
       }
     }
-    spin_release(g_lock);
+    spin_unlock(g_lock);
     if (r || cap == 0) return;
     Ring* fresh = new_ring(cap);
-    spin_acquire(g_lock);
+    spin_lock(g_lock, LockRank::trace_session);
     if (Session* s = g_session; s && s->gen == gen) {
       fresh->link = s->rings;
       s->rings = fresh;
       r = fresh;
     }
-    spin_release(g_lock);
+    spin_unlock(g_lock);
     if (!r) retire_ring(fresh);
   });
   return r;
@@ -178,9 +178,9 @@ void trace_emit(EventKind kind, FiberId fiber, std::uint64_t arg, std::uint64_t 
   e.arg = arg;
   e.arg2 = arg2;
   if (!m) {
-    spin_acquire(g_shared.lock);
+    spin_lock(g_shared.lock, LockRank::trace_ring);
     if (g_shared.gen == gen) put(g_shared.buf, g_shared.cap, g_shared.n, e);
-    spin_release(g_shared.lock);
+    spin_unlock(g_shared.lock);
     return;
   }
   if (t_gen != gen) {
@@ -198,9 +198,9 @@ void trace_emit(EventKind kind, FiberId fiber, std::uint64_t arg, std::uint64_t 
 void trace_fiber_exit(FiberId id, const std::string& name) {
   if (name.empty()) return;
   std::pair<FiberId, std::string> item(id, name);
-  spin_acquire(g_lock);
+  spin_lock(g_lock, LockRank::trace_session);
   if (g_session) g_session->exited.push_back(std::move(item));
-  spin_release(g_lock);
+  spin_unlock(g_lock);
 }
 
 void trace_thread_is_sysmon() { t_sysmon = true; }
@@ -211,19 +211,32 @@ namespace trace {
 
 const char* to_string(EventKind k) {
   switch (k) {
-    case EventKind::fiber_create: return "fiber_create";
-    case EventKind::fiber_run: return "fiber_run";
-    case EventKind::fiber_stop: return "fiber_stop";
-    case EventKind::fiber_park: return "fiber_park";
-    case EventKind::fiber_unpark: return "fiber_unpark";
-    case EventKind::steal: return "steal";
-    case EventKind::handoff: return "handoff";
-    case EventKind::blocking_enter: return "blocking_enter";
-    case EventKind::blocking_exit: return "blocking_exit";
-    case EventKind::netpoll_wake: return "netpoll_wake";
-    case EventKind::m_park: return "m_park";
-    case EventKind::m_unpark: return "m_unpark";
-    case EventKind::stack_free: return "stack_free";
+    case EventKind::fiber_create:
+      return "fiber_create";
+    case EventKind::fiber_run:
+      return "fiber_run";
+    case EventKind::fiber_stop:
+      return "fiber_stop";
+    case EventKind::fiber_park:
+      return "fiber_park";
+    case EventKind::fiber_unpark:
+      return "fiber_unpark";
+    case EventKind::steal:
+      return "steal";
+    case EventKind::handoff:
+      return "handoff";
+    case EventKind::blocking_enter:
+      return "blocking_enter";
+    case EventKind::blocking_exit:
+      return "blocking_exit";
+    case EventKind::netpoll_wake:
+      return "netpoll_wake";
+    case EventKind::m_park:
+      return "m_park";
+    case EventKind::m_unpark:
+      return "m_unpark";
+    case EventKind::stack_free:
+      return "stack_free";
   }
   return "?";
 }
@@ -238,7 +251,8 @@ bool start(std::size_t events_per_m) {
     s->cap = cap;
     // One ring per M now; Ms started later allocate theirs at their first event.
     std::size_t ms = 1;
-    if (Sched* sc = sched) ms = static_cast<std::size_t>(std::max(1, sc->nm.load(std::memory_order_relaxed)));
+    if (Sched* sc = sched)
+      ms = static_cast<std::size_t>(std::max(1, sc->nm.load(std::memory_order_relaxed)));
     ms = std::min(ms, kMaxSpares);
     for (std::size_t i = 0; i < ms; i++) {
       Ring* r = new_ring(cap);
@@ -248,18 +262,18 @@ bool start(std::size_t events_per_m) {
     const std::size_t shared_cap = std::min(cap, kSharedCapMax);
     auto* shared_buf = new Event[shared_cap];
     s->start_ns = nanotime();
-    spin_acquire(g_lock);
+    spin_lock(g_lock, LockRank::trace_session);
     const std::uint64_t gen = g_gen.load(std::memory_order_relaxed) + 1;  // odd
     s->gen = gen;
     g_session = s;
-    spin_acquire(g_shared.lock);
+    spin_lock(g_shared.lock, LockRank::trace_ring);
     g_shared.buf = shared_buf;
     g_shared.cap = shared_cap;
     g_shared.n = 0;
     g_shared.gen = gen;
-    spin_release(g_shared.lock);
+    spin_unlock(g_shared.lock);
     g_gen.store(gen, std::memory_order_seq_cst);
-    spin_release(g_lock);
+    spin_unlock(g_lock);
   });
   trace_on.store(true, std::memory_order_seq_cst);
   g_state.store(2, std::memory_order_release);
@@ -273,11 +287,11 @@ Trace stop() {
   if (!g_state.compare_exchange_strong(running, 3, std::memory_order_acq_rel)) return out;
   systemstack([&] {
     trace_on.store(false, std::memory_order_seq_cst);
-    spin_acquire(g_lock);
+    spin_lock(g_lock, LockRank::trace_session);
     Session* s = g_session;
     g_session = nullptr;
     g_gen.fetch_add(1, std::memory_order_seq_cst);  // even: writers back out from here on
-    spin_release(g_lock);
+    spin_unlock(g_lock);
     out.start_ns = s->start_ns;
     out.end_ns = nanotime();
 
@@ -286,14 +300,14 @@ Trace stop() {
       for (int spins = 0; r->busy.load(std::memory_order_seq_cst) != 0; spins++)
         spins < 64 ? cpu_relax() : static_cast<void>(leaf_sched_yield());
     for (Ring* r = s->rings; r; r = r->link) out.lost += drain(r->buf, r->cap, r->n, out.events);
-    spin_acquire(g_shared.lock);
+    spin_lock(g_shared.lock, LockRank::trace_ring);
     Event* shared_buf = g_shared.buf;
     out.lost += drain(shared_buf, g_shared.cap, g_shared.n, out.events);
     g_shared.buf = nullptr;
     g_shared.cap = 0;
     g_shared.n = 0;
     g_shared.gen = 0;
-    spin_release(g_shared.lock);
+    spin_unlock(g_shared.lock);
     delete[] shared_buf;
     for (Ring* r = s->rings; r;) {
       Ring* next = r->link;
@@ -318,9 +332,9 @@ Trace stop() {
     registry_each([&](G* g) {
       const GStatus st = g->status.load(std::memory_order_acquire);
       if (st == GStatus::idle || st == GStatus::dead) return;
-      spin_acquire(g->ident_lock);
+      spin_lock(g->ident_lock, LockRank::ident);
       if (!g->name.empty() && seen.count(g->id)) out.fiber_names.emplace_back(g->id, g->name);
-      spin_release(g->ident_lock);
+      spin_unlock(g->ident_lock);
     });
     std::sort(out.fiber_names.begin(), out.fiber_names.end());
     delete s;

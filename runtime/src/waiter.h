@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "check.h"
 #include "g.h"
 #include "proc.h"
 #include "spinlock.h"
@@ -59,27 +60,47 @@ struct Waiter {
 };
 static_assert(sizeof(Waiter) == 64, "a Waiter is one cache line: see its payload");
 
-// List operations. REQUIRES: the list's lock is held.
+// List operations. REQUIRES: the list's lock is held -- its own, or `guard` if given
+// (a channel's sendq_ is guarded by its recvq_'s lock): checked where checks are on.
+// wl_guard() is that lock.
 // Inline, as is the handshake's last step below: each is a handful of instructions on
 // every blocking operation's path, where a call's prologue and epilogue cost as much.
 // wl_insert() links w between prev and next, neighbours in l (a null one is that end).
-inline void wl_insert(WaitList& l, Waiter* prev, Waiter* next, Waiter* w) {
+inline const std::atomic<std::uint32_t>* wl_guard(const WaitList& l,
+                                                  const std::atomic<std::uint32_t>* guard) {
+  return guard ? guard : &l.lock;
+}
+inline void wl_insert(WaitList& l, Waiter* prev, Waiter* next, Waiter* w,
+                      const std::atomic<std::uint32_t>* guard = nullptr) {
+  WEFT_ASSERT(lock_rank_held(wl_guard(l, guard)));
+  WEFT_ASSERT(!w->linked);
   w->prev = prev;
   w->next = next;
   (prev ? prev->next : l.head) = w;
   (next ? next->prev : l.tail) = w;
   w->linked = true;
 }
-inline void wl_push_back(WaitList& l, Waiter* w) { wl_insert(l, l.tail, nullptr, w); }
-inline void wl_push_front(WaitList& l, Waiter* w) { wl_insert(l, nullptr, l.head, w); }
-inline void wl_remove(WaitList& l, Waiter* w) {  // REQUIRES: w->linked
+inline void wl_push_back(WaitList& l, Waiter* w,
+                         const std::atomic<std::uint32_t>* guard = nullptr) {
+  wl_insert(l, l.tail, nullptr, w, guard);
+}
+inline void wl_push_front(WaitList& l, Waiter* w,
+                          const std::atomic<std::uint32_t>* guard = nullptr) {
+  wl_insert(l, nullptr, l.head, w, guard);
+}
+inline void wl_remove(WaitList& l, Waiter* w,  // REQUIRES: w->linked
+                      const std::atomic<std::uint32_t>* guard = nullptr) {
+  WEFT_ASSERT(lock_rank_held(wl_guard(l, guard)));
+  WEFT_ASSERT(w->linked);
   (w->prev ? w->prev->next : l.head) = w->next;
   (w->next ? w->next->prev : l.tail) = w->prev;
   w->next = w->prev = nullptr;
   w->linked = false;
 }
 inline bool wl_empty(const WaitList& l) { return l.head == nullptr; }
-inline Waiter* wl_pop_front(WaitList& l) {  // wl_remove() of the head, whose prev is null
+// wl_pop_front() is wl_remove() of the head, whose prev is null.
+inline Waiter* wl_pop_front(WaitList& l, const std::atomic<std::uint32_t>* guard = nullptr) {
+  WEFT_ASSERT(lock_rank_held(wl_guard(l, guard)));
   Waiter* w = l.head;
   if (w) {
     Waiter* next = w->next;
@@ -96,8 +117,10 @@ inline std::atomic<std::uint32_t>& waiter_state(Waiter* w) {
   return w->sel ? w->sel->state : w->state;
 }
 
-inline void wl_lock(WaitList& l) { spin_acquire(l.lock); }
-inline void wl_unlock(WaitList& l) { spin_release(l.lock); }
+// wl_lock() takes l's lock, of rank wait_list unless the list is a timer's
+// (timer_state: time.cpp); wl_unlock() releases it.
+inline void wl_lock(WaitList& l, LockRank r = LockRank::wait_list) { spin_lock(l.lock, r); }
+inline void wl_unlock(WaitList& l) { spin_unlock(l.lock); }
 
 // waiter_park() parks the calling fiber until waiter_wake(w) (or a timeout) moves
 // w->state to a woken value. Returns that value.

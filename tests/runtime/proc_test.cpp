@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "test_hooks.h"
 #include "weft/chan.h"
-#include "weft/detail/test_hooks.h"
 #include "weft/introspect.h"
 #include "weft/mutex.h"
 #include "weft/time.h"

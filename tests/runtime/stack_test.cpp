@@ -9,8 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "test_hooks.h"
 #include "weft/chan.h"
-#include "weft/detail/test_hooks.h"
 #include "weft/introspect.h"
 #include "weft/mutex.h"
 #include "weft/time.h"

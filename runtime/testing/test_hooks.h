@@ -1,4 +1,8 @@
-// detail/test_hooks.h: internals exposed to tests only (LevelDB's TEST_ convention).
+// test_hooks.h: internals exposed to tests only (LevelDB's TEST_ convention).
+//
+// The weft_runtime_testing library (runtime/testing/test_hooks.cpp), which only the test
+// suites link: neither this header nor the hooks are installed or part of weft_runtime.
+// The hooks reach the runtime's internals through its private headers (runtime/src).
 #pragma once
 
 #include <cstddef>
@@ -48,5 +52,24 @@ std::size_t TEST_first_stack_size();
 // TEST_fiber_has_segments() tells whether libgcc has mapped segments for the calling
 // fiber (segmented stacks): a fiber that stays on its first segment has none.
 bool TEST_fiber_has_segments();
+
+// TEST_checks_enabled() tells whether the runtime was built with its checks on
+// (WEFT_ASSERT and the lock-rank checker: Debug builds, or -DWEFT_CHECKS=ON).
+bool TEST_checks_enabled();
+// TEST_violate() breaks one of the runtime's checked rules, for a death test: where the
+// checks are on the process aborts with the check's message (kept in each comment);
+// elsewhere what happens is undefined, so call it only where TEST_checks_enabled().
+enum class Violation {
+  lock_order,  // take a sched lock while holding a registry one: "lock order violation"
+  lock_twice,  // take one wait list's lock twice: "acquiring (again)"
+  wait_lists_out_of_order,  // two wait-list locks against address order: "lock order violation"
+  unlock_unheld,            // release a lock this thread does not hold: "does not hold"
+  list_unlocked,            // push a Waiter on a wait list without its lock: "assertion failed"
+  ready_running,            // ready() the calling, running fiber: "assertion failed"
+  ready_holding_lock,       // ready() a fiber while holding a wait-list lock: "assertion failed"
+  switch_holding_lock,      // yield while holding a wait-list lock: "assertion failed"
+  runq_not_owner,           // put a G on a P this thread does not hold: "assertion failed"
+};
+void TEST_violate(Violation v);
 
 }  // namespace weft::detail
