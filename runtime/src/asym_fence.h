@@ -15,11 +15,10 @@
 // Without membarrier (not Linux, an old kernel, a seccomp filter) both fences are
 // seq_cst fences.
 //
-// Measured, not kept: a P taking its runnext with plain stores against membarrier-
-// fenced thieves (the same pair) made a channel ping-pong slower, 75 -> 81-91 ns per
-// round trip; perf moved runq_get's 15% of the samples onto the next locked
-// instruction, the channel's lock, and added to it. The trim pair's fence did pay
-// (83-85 -> 75-79 ns).
+// Tried and not kept: a P taking its runnext with plain stores against membarrier-
+// fenced thieves (the same pair) made a channel ping-pong slower; the trim pair's fence
+// did pay (measured: docs/benchmarks.md, seventh session; docs/design.md, "Trimming the
+// stacks of long-parked fibers").
 #pragma once
 
 #include <atomic>

@@ -65,8 +65,8 @@ struct Context {
 struct SwitchRecord {
   Context* from = nullptr;
   Context* to = nullptr;
-  void* arg = nullptr;        // the scheduler passes its M here
-  EhGlobals* eh = nullptr;    // the switching thread's exception globals (cached per M)
+  void* arg = nullptr;      // the scheduler passes its M here
+  EhGlobals* eh = nullptr;  // the switching thread's exception globals (cached per M)
 };
 
 // eh_globals_current() is the calling thread's __cxa_eh_globals.
@@ -82,8 +82,9 @@ WEFT_NO_SPLIT_STACK SwitchRecord* context_resumed(transfer_t t);
 //
 // Inline: each call between a parking fiber and the jump is a return that mispredicts
 // when the fiber is resumed (the return-address predictor holds the other fiber's
-// calls), and this layer was worth ~10 ns per switch (weft-bench yield 60 -> 49 ns per
-// round trip on 1 P). Segmented stacks keep it out of line and not split-stack: after
+// calls), and this layer was worth a measurable share of a switch (measured:
+// docs/benchmarks.md, fifth session; docs/design.md, "Switching"). Segmented stacks keep it out of
+// line and not split-stack: after
 // __splitstack_setcontext() the thread's stack guard describes `to`'s stack, so no
 // prologue may run a stack check on `from`'s stack until the jump.
 #if WEFT_SPLIT_STACK

@@ -388,8 +388,8 @@ bool any_queued_work(bool with_runnext = true, std::int64_t* hot = nullptr);
 // queued where a thief could take it (the seq_cst decrement and the loads of the queues
 // pair with a submitter's push and its load of nmspinning: one of them sees the other).
 // Go wakes one unconditionally; with one poller M on a lightly loaded server that was a
-// futile thread wake-up per timer or I/O event (18,531 M parks in a 4 s weft-perf run at
-// 10k msg/s on 2 Ps, against 197 on 1 P).
+// futile thread wake-up per timer or I/O event (measured: docs/benchmarks.md, "Run of
+// 2026-11-27 (third session)").
 void resetspinning(M* m) {
   m->spinning = false;
   if (sched->nmspinning.fetch_sub(1, std::memory_order_seq_cst) == 1 && any_queued_work(false))

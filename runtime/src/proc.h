@@ -181,9 +181,9 @@ struct Sched {
   Note sysmon_note;
   std::atomic<bool> sysmon_sleeping{false};
   // coarse_now() as of sysmon's last tick, or of its wake-up from deep sleep: the time
-  // park() stamps a wait with (G::status_since). A load where reading the clock cost a
-  // fifteenth of an unbuffered channel round trip; at most one sysmon delay (10 ms) old
-  // while fibers run.
+  // park() stamps a wait with (G::status_since): a load where reading the clock was a
+  // visible share of an unbuffered channel round trip (measured: docs/benchmarks.md,
+  // sixth session); at most one sysmon delay (10 ms) old while fibers run.
   std::atomic<std::int64_t> clock{0};
   // Counters for rare events.
   std::atomic<std::uint64_t> n_parks{0}, n_wakeups{0}, n_handoffs{0}, n_preempt_requests{0},

@@ -23,7 +23,7 @@
 // The fences are asymmetric (asym_fence.h): ready() runs on every hand-off, a trim
 // pass at most once a second, so the pass sets the flags of a batch of Gs and pays for
 // one membarrier(), and ready()'s FENCE is the compiler's ordering only -- a locked
-// instruction less per hand-off (pingpong: 83-85 -> 75-79 ns per round trip).
+// instruction less per hand-off (measured: docs/benchmarks.md, seventh session).
 //
 // Segmented stacks are not trimmed: their first segment is a 2 KiB piece of a shared
 // slab, and libgcc owns the rest.

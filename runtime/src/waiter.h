@@ -44,7 +44,7 @@ struct Waiter {
   bool linked = false;
   // Per-primitive payload. One cache line in all, so that the Waiter every blocking
   // call builds on its stack is zeroed with a few stores (at 80 bytes GCC used a
-  // `rep stos`, a tenth of an unbuffered channel round trip); hence the union.
+  // `rep stos`; measured: docs/benchmarks.md, sixth session); hence the union.
   bool writer = false;                 // rwmutex
   bool handoff = false;                // mutex: ownership came with the wake-up;
                                        // channels: the value was handed over
