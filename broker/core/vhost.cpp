@@ -22,6 +22,10 @@ VHost::VHost(std::string name, QueueStoreFactory& stores, metrics::Registry& reg
   add("amq.match", ExchangeType::headers);
 }
 
+VHost::~VHost() {
+  for (auto& [name, e] : exchanges_) e->clear();
+}
+
 ExchangePtr VHost::find_exchange(const std::string& name) {
   std::shared_lock lock(mu_);
   auto it = exchanges_.find(name);

@@ -37,6 +37,9 @@ class VHost {
   // stores: makes each new queue's store; registry: where its queues' stats go. Both
   // outlive the vhost.
   VHost(std::string name, QueueStoreFactory& stores, metrics::Registry& registry);
+  // ~VHost() drops every binding first: exchange-to-exchange bindings may form cycles of
+  // shared pointers, which would otherwise outlive the vhost.
+  ~VHost();
   const std::string& name() const { return name_; }
 
   ExchangePtr find_exchange(const std::string& name);
