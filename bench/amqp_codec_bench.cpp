@@ -155,9 +155,9 @@ void BM_TableDecode(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(t);
   }
-  state.counters["ns_per_entry"] = benchmark::Counter(
-      static_cast<double>(state.iterations() * kTableEntries),
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns_per_entry"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * kTableEntries),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_TableDecode)->Name("amqp_table_decode")->ComputeStatistics("min", min_of);
 
@@ -173,9 +173,9 @@ class KeepingReporter : public benchmark::ConsoleReporter {
       if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "min") continue;
       const std::string name = r.run_name.function_name;
       if (r.run_type == Run::RT_Iteration && kept_.count(name) && kept_[name].min) continue;
-      kept_[name] = Kept{r.GetAdjustedCPUTime(), r.run_type == Run::RT_Aggregate,
-                         r.counters.count("ns_per_entry") ? double(r.counters.at("ns_per_entry"))
-                                                          : 0.0};
+      kept_[name] =
+          Kept{r.GetAdjustedCPUTime(), r.run_type == Run::RT_Aggregate,
+               r.counters.count("ns_per_entry") ? double(r.counters.at("ns_per_entry")) : 0.0};
     }
   }
   void print_key_values() const {
@@ -184,15 +184,15 @@ class KeepingReporter : public benchmark::ConsoleReporter {
         std::printf("bench=%s impl=weft entries=%d ns_per_op=%.1f ns_per_entry=%.2f\n",
                     name.c_str(), kTableEntries, k.ns, k.ns_per_entry * 1e9);
       else
-        std::printf("bench=%s impl=weft body_bytes=%zu ns_per_op=%.1f target_ns=50\n",
-                    name.c_str(), kBodySize, k.ns);
+        std::printf("bench=%s impl=weft body_bytes=%zu ns_per_op=%.1f target_ns=50\n", name.c_str(),
+                    kBodySize, k.ns);
     }
   }
 
  private:
   struct Kept {
     double ns = 0;
-    bool min = false;  // the minimum over repetitions
+    bool min = false;         // the minimum over repetitions
     double ns_per_entry = 0;  // seconds per entry: the counter is an inverted rate
   };
   std::map<std::string, Kept> kept_;

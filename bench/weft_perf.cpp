@@ -86,10 +86,10 @@ struct Config {
   bool persistent = false, mandatory = false;
   int confirm = 0;  // -c: window of unconfirmed publishes; 0: no confirm mode
   bool auto_ack = false;
-  int prefetch = 0;  // -q
-  int multi_ack = 0; // -A: ack with multiple=true every N messages; 0: ack each one
-  double rate = 0;   // -r: per producer, msg/s; 0: unlimited
-  double time_s = 0; // -z
+  int prefetch = 0;   // -q
+  int multi_ack = 0;  // -A: ack with multiple=true every N messages; 0: ack each one
+  double rate = 0;    // -r: per producer, msg/s; 0: unlimited
+  double time_s = 0;  // -z
   std::uint64_t pmessages = 0, cmessages = 0;  // -C, -D
   bool auto_delete = true;
   double interval_s = 1.0;
@@ -131,7 +131,9 @@ class Histogram {
     const int s = i / kSub - 1;
     return static_cast<std::uint64_t>(kSub + i % kSub) << s;
   }
-  static std::uint64_t width(int i) { return i < 2 * kSub ? 1 : std::uint64_t(1) << (i / kSub - 1); }
+  static std::uint64_t width(int i) {
+    return i < 2 * kSub ? 1 : std::uint64_t(1) << (i / kSub - 1);
+  }
 
   void record(std::uint64_t v) { b_[index(v)].fetch_add(1, std::memory_order_relaxed); }
   Counts take(bool reset) {
@@ -197,7 +199,6 @@ struct Stats {
   Histogram interval, total;
 };
 
-
 // Routing: where producer i publishes and what consumer j consumes from.
 struct Topology {
   bool server_named = false;        // a server-named queue per consumer
@@ -224,8 +225,8 @@ void report_error(Run& run, const char* who, int idx, const std::exception& e) {
   if (run.stop.load()) return;  // shutting down: the closes we made ourselves
   run.st.errors.fetch_add(1);
   if (auto* a = dynamic_cast<const AmqpError*>(&e))
-    std::fprintf(stderr, "weft-perf: %s %d: AmqpError code=%u connection_error=%d: %s\n", who,
-                 idx, a->code(), a->connection_error() ? 1 : 0, a->text().c_str());
+    std::fprintf(stderr, "weft-perf: %s %d: AmqpError code=%u connection_error=%d: %s\n", who, idx,
+                 a->code(), a->connection_error() ? 1 : 0, a->text().c_str());
   else
     std::fprintf(stderr, "weft-perf: %s %d: %s\n", who, idx, e.what());
   std::fflush(stderr);
@@ -250,13 +251,11 @@ void producer(Run& run, const Topology& topo, int idx, Connection& conn) {
     }
     weft::amqp::BasicProperties props;
     if (cfg.persistent) props.delivery_mode = 2;
-    const std::string& rk =
-        topo.server_named ? topo.key : topo.keys[idx % topo.keys.size()];
+    const std::string& rk = topo.server_named ? topo.key : topo.keys[idx % topo.keys.size()];
     const std::string body_template(cfg.size, '\0');
     const std::int64_t start = mono_ns();
     std::uint64_t n = 0, window = 0;
-    while (!run.stop.load(std::memory_order_relaxed) &&
-           (cfg.pmessages == 0 || n < cfg.pmessages)) {
+    while (!run.stop.load(std::memory_order_relaxed) && (cfg.pmessages == 0 || n < cfg.pmessages)) {
       if (cfg.rate > 0) {
         // Message n is due at start + n / rate: a steady rate, which catches up with a
         // burst after a stall (the producer parked on backpressure, say).
@@ -435,7 +434,7 @@ int run_load(Run& run) {
     const std::string base = cfg.queue.empty() ? "weft-perf" : cfg.queue;
     for (int i = 0; i < cfg.queues; i++) {
       std::string q = cfg.queues == 1 ? base : base + "-" + std::to_string(i);
-      topo.keys.push_back(cfg.exchange.empty() ? q
+      topo.keys.push_back(cfg.exchange.empty()                            ? q
                           : (cfg.queues == 1 && !cfg.routing_key.empty()) ? cfg.routing_key
                                                                           : q);
       topo.queues.push_back(std::move(q));
@@ -493,17 +492,17 @@ int run_load(Run& run) {
     });
   }
   if (!wait_for(cready, std::chrono::seconds(30)) || run.setup_failed.load()) {
-    std::fprintf(stderr, "weft-perf: %s\n", run.setup_failed.load()
-                                               ? "a consumer failed to start; no producer started"
-                                               : "consumers not ready after 30 s");
+    std::fprintf(stderr, "weft-perf: %s\n",
+                 run.setup_failed.load() ? "a consumer failed to start; no producer started"
+                                         : "consumers not ready after 30 s");
     run.stop.store(true);
     (void)close_all(cconns, std::chrono::seconds(10));
     (void)close_all(pconns, std::chrono::seconds(10));
     return 1;
   }
 
-  std::printf("id: %s, starting %d consumer(s) and %d producer(s)\n", cfg.id.c_str(),
-              cfg.consumers, cfg.producers);
+  std::printf("id: %s, starting %d consumer(s) and %d producer(s)\n", cfg.id.c_str(), cfg.consumers,
+              cfg.producers);
   std::fflush(stdout);
   const std::int64_t start = mono_ns();
   st.last_receive_ns.store(start);
@@ -531,10 +530,11 @@ int run_load(Run& run) {
       const double dt = (now - last_report) / 1e9;
       const auto s = st.sent.load(), c = st.confirmed.load(), r = st.received.load();
       auto p = percentiles(st.interval.take(true));
-      std::printf("id: %s, time: %.3f s, sent: %.0f msg/s, confirmed: %.0f msg/s, received: "
-                  "%.0f msg/s, min/median/75th/95th/99th consumer latency: %s\n",
-                  cfg.id.c_str(), (now - start) / 1e9, (s - last_sent) / dt, (c - last_conf) / dt,
-                  (r - last_recv) / dt, latency_us(p).c_str());
+      std::printf(
+          "id: %s, time: %.3f s, sent: %.0f msg/s, confirmed: %.0f msg/s, received: "
+          "%.0f msg/s, min/median/75th/95th/99th consumer latency: %s\n",
+          cfg.id.c_str(), (now - start) / 1e9, (s - last_sent) / dt, (c - last_conf) / dt,
+          (r - last_recv) / dt, latency_us(p).c_str());
       std::fflush(stdout);
       last_sent = s, last_conf = c, last_recv = r, last_report = now;
       next_report += interval_ns;
@@ -569,7 +569,8 @@ int run_load(Run& run) {
         break;
       }
       // Nothing more arriving: report what is missing instead of waiting for ever.
-      if (cfg.producers > 0 && now - std::max(st.last_receive_ns.load(), producers_end) > 10'000'000'000) {
+      if (cfg.producers > 0 &&
+          now - std::max(st.last_receive_ns.load(), producers_end) > 10'000'000'000) {
         why = "receive_timeout";
         missing = cfg.cmessages == 0;
         break;
@@ -584,8 +585,7 @@ int run_load(Run& run) {
              returned = st.returned.load(), received = st.received.load();
   const auto total = percentiles(st.total.take(false));
   const double elapsed = (end - start) / 1e9;
-  const double send_elapsed =
-      std::max((std::min(producers_end, end) - start) / 1e9, 1e-9);
+  const double send_elapsed = std::max((std::min(producers_end, end) - start) / 1e9, 1e-9);
 
   // Producers park in publish (backpressure) or wait_for_confirms at most until their
   // connection closes.
@@ -622,7 +622,8 @@ int run_load(Run& run) {
   std::printf("id: %s, test stopped (%s)\n", cfg.id.c_str(), why);
   std::printf("id: %s, sending rate avg: %.0f msg/s\n", cfg.id.c_str(), sent / send_elapsed);
   if (cfg.confirm > 0)
-    std::printf("id: %s, confirmed rate avg: %.0f msg/s\n", cfg.id.c_str(), confirmed / send_elapsed);
+    std::printf("id: %s, confirmed rate avg: %.0f msg/s\n", cfg.id.c_str(),
+                confirmed / send_elapsed);
   std::printf("id: %s, receiving rate avg: %.0f msg/s\n", cfg.id.c_str(), received / elapsed);
   std::printf("id: %s, consumer latency min/median/75th/95th/99th %s\n", cfg.id.c_str(),
               latency_us(total).c_str());
@@ -645,7 +646,8 @@ int run_load(Run& run) {
       (unsigned long long)errors);
   std::fflush(stdout);
   if (missing)
-    std::fprintf(stderr, "weft-perf: %lld of %llu messages never arrived (10 s without a delivery)\n",
+    std::fprintf(stderr,
+                 "weft-perf: %lld of %llu messages never arrived (10 s without a delivery)\n",
                  (long long)expected - (long long)received, (unsigned long long)expected);
 
   bool closed = close_all(pconns, std::chrono::seconds(10));
@@ -714,23 +716,27 @@ int main(int argc, char** argv) {
   CLI::App app{"weft-perf: an AMQP 0-9-1 load generator (RabbitMQ PerfTest's core flags)"};
   app.set_help_flag("--help", "Print this help and exit");  // -h is the URI, as PerfTest's
   app.add_option("-h,--uri", cfg.uri, "AMQP URI")->capture_default_str();
-  app.add_option("-x,--producers", cfg.producers, "Producer count")->capture_default_str()
+  app.add_option("-x,--producers", cfg.producers, "Producer count")
+      ->capture_default_str()
       ->check(CLI::Range(0, 10000));
-  app.add_option("-y,--consumers", cfg.consumers, "Consumer count")->capture_default_str()
+  app.add_option("-y,--consumers", cfg.consumers, "Consumer count")
+      ->capture_default_str()
       ->check(CLI::Range(0, 10000));
   app.add_option("-s,--size", cfg.size, "Message size in bytes (at least 12)")
       ->capture_default_str();
   app.add_option("-u,--queue", cfg.queue,
                  "Queue name (default: a server-named exclusive queue per consumer)");
   app.add_option("--queues", cfg.queues, "Spread over N queues named QUEUE-0..QUEUE-(N-1)")
-      ->capture_default_str()->check(CLI::Range(1, 100000));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   app.add_option("-e,--exchange", cfg.exchange, "Exchange name ('' for the default exchange)")
       ->capture_default_str();
   app.add_option("-t,--type", cfg.exchange_type, "Exchange type")->capture_default_str();
   app.add_option("-k,--routing-key", cfg.routing_key,
                  "Routing key (default: the queue name, or one generated per run)");
   app.add_option("-f,--flag", flags, "Message flag: persistent | mandatory (repeatable)")
-      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->check(CLI::IsMember({"persistent", "mandatory"}));
   app.add_option("-c,--confirm", cfg.confirm,
                  "Max unconfirmed publishes per producer (confirm mode; see the header)")
@@ -749,12 +755,14 @@ int main(int argc, char** argv) {
   app.add_option("--auto-delete", cfg.auto_delete, "Declare named queues auto-delete")
       ->capture_default_str();
   app.add_option("-i,--interval", cfg.interval_s, "Report interval, seconds")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--id", cfg.id, "Test id in the output (default: test-HHMMSS-pid)");
   app.add_option("--idle-connections", cfg.idle_connections,
                  "Only open N idle connections, hold them, close them")
       ->check(CLI::Range(1, 1000000));
-  app.add_option("--hold", cfg.hold_s, "With --idle-connections: seconds to hold (0: until a signal)")
+  app.add_option("--hold", cfg.hold_s,
+                 "With --idle-connections: seconds to hold (0: until a signal)")
       ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
   for (auto& f : flags) {

@@ -18,8 +18,14 @@ long tree(int depth) {
   weft::WaitGroup wg;
   long left = 0, right = 0;
   wg.add(2);
-  weft::go([&, wg] { left = tree(depth - 1); wg.done(); });
-  weft::go([&, wg] { right = tree(depth - 1); wg.done(); });
+  weft::go([&, wg] {
+    left = tree(depth - 1);
+    wg.done();
+  });
+  weft::go([&, wg] {
+    right = tree(depth - 1);
+    wg.done();
+  });
   wg.wait();
   return left + right;
 }
@@ -51,8 +57,8 @@ int main() {
     wg.wait();
     weft::sleep_for(std::chrono::milliseconds(10));
     auto st = weft::stats();
-    std::printf("procs=%d threads=%d spawned=%llu switches=%llu steals=%llu parks=%llu\n",
-                st.procs, st.threads, static_cast<unsigned long long>(st.spawned),
+    std::printf("procs=%d threads=%d spawned=%llu switches=%llu steals=%llu parks=%llu\n", st.procs,
+                st.threads, static_cast<unsigned long long>(st.spawned),
                 static_cast<unsigned long long>(st.switches),
                 static_cast<unsigned long long>(st.steals),
                 static_cast<unsigned long long>(st.parks));

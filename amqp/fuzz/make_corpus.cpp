@@ -56,9 +56,9 @@ FieldTable client_properties() {
   return FieldTable{
       {"product", "weft"},
       {"version", "0.1.0"},
-      {"capabilities", FieldTable{{"publisher_confirms", true},
-                                  {"consumer_cancel_notify", true},
-                                  {"basic.nack", true}}},
+      {"capabilities",
+       FieldTable{
+           {"publisher_confirms", true}, {"consumer_cancel_notify", true}, {"basic.nack", true}}},
   };
 }
 

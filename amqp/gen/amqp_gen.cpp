@@ -355,21 +355,27 @@ void emit(const Spec& spec, std::ostream& h, std::ostream& c) {
       << "  static constexpr bool kHasContent = " << (m->content ? "true" : "false") << ";\n"
       << "  static constexpr const char* kName = \"" << cl->name << "." << m->name << "\";\n";
     for (const Field& f : m->fields) {
-      std::string init = f.type == "bit" ? "false" : (cpp_type(f.type).find("int") != std::string::npos ? "0" : "");
-      h << "  " << cpp_type(f.type) << " " << snake(f.name) << (init.empty() ? "{}" : "{" + init + "}")
-        << ";" << (f.reserved ? "  // reserved" : "") << "\n";
+      std::string init = f.type == "bit"
+                             ? "false"
+                             : (cpp_type(f.type).find("int") != std::string::npos ? "0" : "");
+      h << "  " << cpp_type(f.type) << " " << snake(f.name)
+        << (init.empty() ? "{}" : "{" + init + "}") << ";" << (f.reserved ? "  // reserved" : "")
+        << "\n";
     }
     h << "\n  void encode(Writer& w) const;\n"
          "  // encoded_size(): the arguments' size on the wire (CodecError if they cannot be\n"
          "  // encoded); encode_to() writes exactly that many bytes at p and returns the end.\n"
          "  std::size_t encoded_size() const;\n"
          "  char* encode_to(char* p) const;\n"
-         "  static " << name << " decode(Reader& r);\n"
+         "  static "
+      << name
+      << " decode(Reader& r);\n"
          "  // decode_into() decodes over this method's fields, reusing their strings.\n"
          "  void decode_into(Reader& r);\n"
          "  // check() applies the spec's domain rules; nullopt if they all hold.\n"
          "  std::optional<DomainError> check() const;\n"
-         "  bool operator==(const " << name << "&) const = default;\n};\n\n";
+         "  bool operator==(const "
+      << name << "&) const = default;\n};\n\n";
 
     const std::vector<Run> rs = runs(m->fields);
     std::size_t fixed = 0;
@@ -398,7 +404,8 @@ void emit(const Spec& spec, std::ostream& h, std::ostream& c) {
       c << "));\n";
     }
     c << "  return p;\n}\n\n";
-    c << "void " << name << "::encode(Writer& w) const { encode_to(w.extend(encoded_size())); }\n\n";
+    c << "void " << name
+      << "::encode(Writer& w) const { encode_to(w.extend(encoded_size())); }\n\n";
     c << name << " " << name << "::decode(Reader& r) {\n  " << name
       << " m;\n  m.decode_into(r);\n  return m;\n}\n\n";
     c << "void " << name << "::decode_into([[maybe_unused]] Reader& r) {\n";
@@ -500,7 +507,8 @@ void emit(const Spec& spec, std::ostream& h, std::ostream& c) {
       << ";\n";
     int bit = 15;
     for (const Field& f : cl.properties) {
-      h << "  static constexpr std::uint16_t kFlag" << camel(f.name) << " = 1u << " << bit-- << ";\n";
+      h << "  static constexpr std::uint16_t kFlag" << camel(f.name) << " = 1u << " << bit--
+        << ";\n";
     }
     for (const Field& f : cl.properties)
       h << "  std::optional<" << cpp_type(f.type) << "> " << snake(f.name) << ";\n";
@@ -508,11 +516,14 @@ void emit(const Spec& spec, std::ostream& h, std::ostream& c) {
          "present properties\n"
          "  std::size_t encoded_size() const;  // as a method's\n"
          "  char* encode_to(char* p) const;\n"
-         "  static " << name << " decode(Reader& r);\n"
+         "  static "
+      << name
+      << " decode(Reader& r);\n"
          "  void decode_into(Reader& r);  // reuses the present strings' capacity\n"
          "  // skip(): reads past a property list, checking it as decode_into() does.\n"
          "  static void skip(Reader& r);\n"
-         "  bool operator==(const " << name << "&) const = default;\n};\n\n";
+         "  bool operator==(const "
+      << name << "&) const = default;\n};\n\n";
     c << "std::uint16_t " << name << "::flags() const {\n  std::uint16_t f = 0;\n";
     for (const Field& f : cl.properties)
       c << "  if (" << snake(f.name) << ") f |= kFlag" << camel(f.name) << ";\n";
@@ -529,10 +540,12 @@ void emit(const Spec& spec, std::ostream& h, std::ostream& c) {
     for (const Field& f : cl.properties)
       c << "  if (" << snake(f.name) << ") " << put_stmt(f.type, "*" + snake(f.name)) << "\n";
     c << "  return p;\n}\n\n";
-    c << "void " << name << "::encode(Writer& w) const { encode_to(w.extend(encoded_size())); }\n\n";
+    c << "void " << name
+      << "::encode(Writer& w) const { encode_to(w.extend(encoded_size())); }\n\n";
     c << name << " " << name << "::decode(Reader& r) {\n  " << name
       << " p;\n  p.decode_into(r);\n  return p;\n}\n\n";
-    c << "void " << name << "::decode_into(Reader& r) {\n  const std::uint16_t f = r.u16();\n"
+    c << "void " << name
+      << "::decode_into(Reader& r) {\n  const std::uint16_t f = r.u16();\n"
          "  if (f & 1) r.fail(\"property flag continuation is not supported\");\n";
     for (const Field& f : cl.properties) {
       const std::string v = snake(f.name);
@@ -540,7 +553,8 @@ void emit(const Spec& spec, std::ostream& h, std::ostream& c) {
         << "\n  else\n    " << v << ".reset();\n";
     }
     c << "}\n\n";
-    c << "void " << name << "::skip(Reader& r) {\n  const std::uint16_t f = r.u16();\n"
+    c << "void " << name
+      << "::skip(Reader& r) {\n  const std::uint16_t f = r.u16();\n"
          "  if (f & 1) r.fail(\"property flag continuation is not supported\");\n";
     for (const Field& f : cl.properties)
       c << "  if (f & kFlag" << camel(f.name) << ") " << skip_stmt(f.type) << "\n";

@@ -26,22 +26,32 @@ std::size_t count_entries(const std::uint8_t* p, std::size_t len, bool named) {
       case 'V':
         size = 0;
         break;
-      case 't': case 'b': case 'B':
+      case 't':
+      case 'b':
+      case 'B':
         size = 1;
         break;
-      case 's': case 'u':
+      case 's':
+      case 'u':
         size = 2;
         break;
-      case 'I': case 'i': case 'f':
+      case 'I':
+      case 'i':
+      case 'f':
         size = 4;
         break;
       case 'D':
         size = 5;
         break;
-      case 'l': case 'd': case 'T':
+      case 'l':
+      case 'd':
+      case 'T':
         size = 8;
         break;
-      case 'S': case 'A': case 'F': case 'x':  // a u32 length, then that many bytes
+      case 'S':
+      case 'A':
+      case 'F':
+      case 'x':  // a u32 length, then that many bytes
         if (len - at < 4) return n;
         size = 4 + (std::size_t(p[at]) << 24 | std::size_t(p[at + 1]) << 16 |
                     std::size_t(p[at + 2]) << 8 | p[at + 3]);

@@ -35,7 +35,8 @@ long long int_param(const Request& r, const char* name, long long def) {
 Response attachment(std::string body, const char* filename) {
   Response res;
   res.content_type = kProto;
-  res.headers.emplace_back("Content-Disposition", std::string("attachment; filename=\"") + filename + "\"");
+  res.headers.emplace_back("Content-Disposition",
+                           std::string("attachment; filename=\"") + filename + "\"");
   res.body = std::move(body);
   return res;
 }

@@ -166,7 +166,8 @@ void HttpServer::Impl::serve_conn(net::Conn& conn, const HttpServer& self) {
       }
       if (eof) {
         if (parser.got_some()) {
-          (void)conn.write_all({serialize(Response::error(400, "400 Bad Request: truncated"), 11, false)});
+          (void)conn.write_all(
+              {serialize(Response::error(400, "400 Bad Request: truncated"), 11, false)});
         }
         return;
       }

@@ -15,11 +15,10 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <unordered_map>
-
-#include <nlohmann/json.hpp>
 
 #include "profile.pb.h"
 #include "symbolizer.h"
@@ -77,7 +76,8 @@ std::vector<MapEntry> exec_mappings() {
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) {
     std::string self(exe, static_cast<std::size_t>(n));
-    std::stable_partition(maps.begin(), maps.end(), [&](const MapEntry& m) { return m.path == self; });
+    std::stable_partition(maps.begin(), maps.end(),
+                          [&](const MapEntry& m) { return m.path == self; });
   }
   return maps;
 }
@@ -120,7 +120,8 @@ class Builder {
   void sample(const std::vector<std::uintptr_t>& pcs, const Labels& labels,
               std::initializer_list<std::int64_t> values, bool leaf_is_pc) {
     pb::Sample* s = p_.add_sample();
-    for (std::size_t i = 0; i < pcs.size(); i++) s->add_location_id(location(pcs[i], i == 0 && leaf_is_pc));
+    for (std::size_t i = 0; i < pcs.size(); i++)
+      s->add_location_id(location(pcs[i], i == 0 && leaf_is_pc));
     for (std::int64_t v : values) s->add_value(v);
     for (auto& [k, v] : labels) {
       pb::Label* l = s->add_label();
@@ -312,7 +313,8 @@ std::string fibers_text(const std::vector<profile::FiberStack>& fibers, int debu
           os << "\n";
         }
       }
-      if (f.pcs.empty() && info.state == FiberState::running) os << "\t(running on another thread)\n";
+      if (f.pcs.empty() && info.state == FiberState::running)
+        os << "\t(running on another thread)\n";
       os << "created by " << info.created_function << "\n\t" << info.created_file << ":"
          << info.created_line << "\n\n";
     }

@@ -20,7 +20,7 @@ struct SymFrame {
   std::string system_name;  // as in the symbol table (mangled)
   std::string file;         // "" if unknown
   int line = 0;
-  std::uintptr_t start = 0; // the function's first address (0 if unknown)
+  std::uintptr_t start = 0;  // the function's first address (0 if unknown)
 };
 
 class Symbolizer {

@@ -20,7 +20,9 @@ using nlohmann::json;
 
 constexpr int kProcsPid = 1, kThreadsPid = 2;
 
-double us(std::int64_t ns, std::int64_t origin) { return static_cast<double>(ns - origin) / 1000.0; }
+double us(std::int64_t ns, std::int64_t origin) {
+  return static_cast<double>(ns - origin) / 1000.0;
+}
 
 struct Open {
   std::int64_t ts = 0;
@@ -41,7 +43,7 @@ std::string trace_json(const trace::Trace& t) {
   };
   const std::int64_t origin = t.start_ns;
   json events = json::array();
-  std::map<int, Open> running;    // per M: the fiber slice being drawn
+  std::map<int, Open> running;             // per M: the fiber slice being drawn
   std::map<int, std::int64_t> idle_since;  // per M
   std::map<int, bool> ms, ps;
 
@@ -49,9 +51,14 @@ std::string trace_json(const trace::Trace& t) {
     Open& o = running[m];
     if (!o.active) return;
     json args = {{"fiber", o.fiber}, {"end", how}};
-    json slice = {{"name", fiber_label(o.fiber)}, {"ph", "X"},   {"ts", us(o.ts, origin)},
-                  {"dur", us(ts, o.ts)},          {"pid", kThreadsPid}, {"tid", m},
-                  {"cat", "fiber"},               {"args", args}};
+    json slice = {{"name", fiber_label(o.fiber)},
+                  {"ph", "X"},
+                  {"ts", us(o.ts, origin)},
+                  {"dur", us(ts, o.ts)},
+                  {"pid", kThreadsPid},
+                  {"tid", m},
+                  {"cat", "fiber"},
+                  {"args", args}};
     events.push_back(slice);
     if (o.p >= 0) {
       slice["pid"] = kProcsPid;
@@ -142,7 +149,9 @@ std::string trace_json(const trace::Trace& t) {
   for (auto& [p, _] : ps) meta(kProcsPid, p, "thread_name", "P" + std::to_string(p));
   for (auto& [m, _] : ms) {
     meta(kThreadsPid, m, "thread_name",
-         m >= 0 ? "M" + std::to_string(m) : m == -2 ? std::string("sysmon") : std::string("other threads"));
+         m >= 0    ? "M" + std::to_string(m)
+         : m == -2 ? std::string("sysmon")
+                   : std::string("other threads"));
   }
   json doc = {{"traceEvents", std::move(events)},
               {"displayTimeUnit", "ns"},

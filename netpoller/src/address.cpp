@@ -138,9 +138,8 @@ std::string Address::host() const {
   }
   if (family() == AF_UNIX) {
     const auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
-    const std::size_t max = len_ > offsetof(sockaddr_un, sun_path)
-                                ? len_ - offsetof(sockaddr_un, sun_path)
-                                : 0;
+    const std::size_t max =
+        len_ > offsetof(sockaddr_un, sun_path) ? len_ - offsetof(sockaddr_un, sun_path) : 0;
     return std::string(un->sun_path, strnlen(un->sun_path, max));
   }
   return "";
@@ -149,10 +148,14 @@ std::string Address::host() const {
 std::string Address::to_string() const {
   // Appended piece by piece: GCC 12 warns (-Wrestrict, falsely) on "[" + host() + "]:".
   std::string out;
-  if (family() == AF_INET6) out.append("[").append(host()).append("]:");
-  else if (family() == AF_INET) out.append(host()).append(":");
-  else if (family() == AF_UNIX) return out.append("unix:").append(host());
-  else return out;
+  if (family() == AF_INET6)
+    out.append("[").append(host()).append("]:");
+  else if (family() == AF_INET)
+    out.append(host()).append(":");
+  else if (family() == AF_UNIX)
+    return out.append("unix:").append(host());
+  else
+    return out;
   return out.append(std::to_string(port()));
 }
 

@@ -199,8 +199,7 @@ Result<bool> NetFd::readable() {
   std::lock_guard lock(rmu_);
   if (spill_len_ > 0) return true;
   // After a short read, nothing new unless the poller has said so since.
-  if (drained() && pd_->rg.load(std::memory_order_seq_cst) != PollDesc::kReady)
-    return false;
+  if (drained() && pd_->rg.load(std::memory_order_seq_cst) != PollDesc::kReady) return false;
   const bool ready = read_would_return(fd_);
   if (ready) read_drained_ = false;  // the next read must not wait for an edge it has had
   return ready;

@@ -54,8 +54,8 @@ class NetFd {
 
  private:
   NetFd(int fd, int family, PollDesc* pd) : fd_(fd), family_(family), pd_(pd) {}
-  bool acquire();   // a call begins (false: closed)
-  void release();   // a call ends
+  bool acquire();  // a call begins (false: closed)
+  void release();  // a call ends
   void drop_call();
   void unref();
   void destroy_fd();
@@ -63,9 +63,7 @@ class NetFd {
   std::error_code check(bool write);  // pd_check(), as an error
   // drained(): the last read was short and the peer's end has not been seen since, so a
   // read would find nothing the poller has not reported (see read_drained_). Under rmu_.
-  bool drained() const {
-    return read_drained_ && !pd_->read_end.load(std::memory_order_seq_cst);
-  }
+  bool drained() const { return read_drained_ && !pd_->read_end.load(std::memory_order_seq_cst); }
   long read_syscall(void* buf, std::size_t len);  // read(2), or readv(2) into the spill too
   std::size_t take_spill(void* buf, std::size_t len);
 

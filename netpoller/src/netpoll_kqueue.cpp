@@ -8,9 +8,9 @@
 // This file is compiled only where <sys/event.h> exists; the project's CI runs on Linux,
 // so it has never run there. It is written against the same tests as the epoll backend
 // (tests/net/), which are the check to run on a BSD or macOS machine.
+#include <fcntl.h>
 #include <sys/event.h>
 #include <sys/time.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>

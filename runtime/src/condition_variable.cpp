@@ -69,8 +69,7 @@ void ConditionVariable::wait(std::unique_lock<Mutex>& lock, std::source_location
 
 CvStatus ConditionVariable::wait_until(std::unique_lock<Mutex>& lock, Clock::time_point deadline,
                                        std::source_location site) {
-  const std::int64_t delay =
-      std::chrono::duration_cast<Duration>(deadline - Clock::now()).count();
+  const std::int64_t delay = std::chrono::duration_cast<Duration>(deadline - Clock::now()).count();
   if (delay <= 0) {
     Mutex* mu = unlock_user(lock);
     detail::check_preempt();

@@ -16,9 +16,12 @@ namespace weft {
 
 const char* to_string(ContextError e) {
   switch (e) {
-    case ContextError::none: return "";
-    case ContextError::canceled: return "context canceled";
-    case ContextError::deadline_exceeded: return "context deadline exceeded";
+    case ContextError::none:
+      return "";
+    case ContextError::canceled:
+      return "context canceled";
+    case ContextError::deadline_exceeded:
+      return "context deadline exceeded";
   }
   return "?";
 }

@@ -48,7 +48,8 @@ void Mutex::lock_slow(std::source_location site) {
         if (state_.compare_exchange_weak(s, s | kLocked, std::memory_order_acquire)) break;
         continue;
       }
-      if ((s & kWaiters) || state_.compare_exchange_weak(s, s | kWaiters, std::memory_order_relaxed)) {
+      if ((s & kWaiters) ||
+          state_.compare_exchange_weak(s, s | kWaiters, std::memory_order_relaxed)) {
         queued = true;
         break;
       }

@@ -29,9 +29,9 @@ class Note {
         tsp = &ts;
       }
       // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline.
-      long r = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word_),
-                       FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, 0, tsp, nullptr,
-                       FUTEX_BITSET_MATCH_ANY);
+      long r =
+          syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word_),
+                  FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, 0, tsp, nullptr, FUTEX_BITSET_MATCH_ANY);
       if (r != 0 && errno == ETIMEDOUT) return word_.load(std::memory_order_acquire) != 0;
     }
     return true;

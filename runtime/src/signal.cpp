@@ -73,7 +73,7 @@ void on_fault(int sig, siginfo_t* info, void* uctx) {
 }
 
 void install_process_handler() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_sigaction = on_fault;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);
@@ -88,8 +88,8 @@ void overflow_handler_install_thread(M* m) {
   // need the signal stack: the profiler's SIGPROF handler runs on it (cpuprof.cpp), and a
   // signal frame does not fit in a fiber's 2 KiB first segment.
   if (!WEFT_SPLIT_STACK) std::call_once(g_install_once, install_process_handler);
-  m->altstack = mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
+  m->altstack =
+      mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m->altstack == MAP_FAILED) {
     m->altstack = nullptr;
     return;

@@ -19,12 +19,12 @@
 namespace weft::detail {
 
 struct Stack {
-  void* lo = nullptr;       // lowest usable address of the first segment
-  std::size_t size = 0;     // usable bytes [lo, lo + size)
-  void* base = nullptr;     // the whole allocation (guard page included), for release
-  std::size_t reserved = 0; // bytes of `base`
-  bool guarded = false;     // has a guard page at base (faults on any access)
-  bool counted = false;     // the guard is an mprotect, counted against vm.max_map_count
+  void* lo = nullptr;        // lowest usable address of the first segment
+  std::size_t size = 0;      // usable bytes [lo, lo + size)
+  void* base = nullptr;      // the whole allocation (guard page included), for release
+  std::size_t reserved = 0;  // bytes of `base`
+  bool guarded = false;      // has a guard page at base (faults on any access)
+  bool counted = false;      // the guard is an mprotect, counted against vm.max_map_count
 };
 
 // Unguarded guarded-allocator stacks (past the vm.max_map_count budget) are checked

@@ -27,7 +27,7 @@ namespace weft::detail {
 struct P;
 
 struct Timer {
-  std::int64_t when = 0;    // deadline, now_ns() clock
+  std::int64_t when = 0;  // deadline, now_ns() clock
   void (*fire)(Timer*, std::int64_t now) = nullptr;
   // discard, if set, is called instead of fire for a timer still armed when the
   // runtime stops (run() returning): its owner lets go of what it kept for the fire.
@@ -41,7 +41,7 @@ struct Timer {
 class TimerHeap {
  public:
   void push(Timer* t);
-  void remove(Timer* t);   // REQUIRES: t is in this heap
+  void remove(Timer* t);  // REQUIRES: t is in this heap
   Timer* top() const { return heap_.empty() ? nullptr : heap_[0]; }
   void pop() { remove(heap_[0]); }
   bool empty() const { return heap_.empty(); }

@@ -23,8 +23,8 @@ extern std::atomic<bool> trace_on;
 // `p` of an event: the calling M's P unless a hook names one (sysmon's handoff).
 inline constexpr int kTraceAutoP = -32768;
 
-[[gnu::cold]] void trace_emit(EventKind kind, FiberId fiber, std::uint64_t arg,
-                              std::uint64_t arg2, WaitReason reason, int p);
+[[gnu::cold]] void trace_emit(EventKind kind, FiberId fiber, std::uint64_t arg, std::uint64_t arg2,
+                              WaitReason reason, int p);
 
 inline bool trace_enabled() { return trace_on.load(std::memory_order_relaxed); }
 

@@ -56,10 +56,11 @@ TEST(AmqpCodec, ConnectionTuneMatchesTheSpecBytes) {
   t.channel_max = 2047;
   t.frame_max = 131072;
   t.heartbeat = 60;
-  const std::string expect = "\x00\x0A\x00\x1E"s      // class 10, method 30
-                             "\x07\xFF"s              // channel-max
-                             "\x00\x02\x00\x00"s      // frame-max
-                             "\x00\x3C"s;             // heartbeat
+  const std::string expect =
+      "\x00\x0A\x00\x1E"s  // class 10, method 30
+      "\x07\xFF"s          // channel-max
+      "\x00\x02\x00\x00"s  // frame-max
+      "\x00\x3C"s;         // heartbeat
   EXPECT_EQ(encode(t), expect);
   EXPECT_EQ(std::get<ConnectionTune>(decode(expect)), t);
   EXPECT_TRUE(ConnectionTune::kSynchronous);
@@ -73,12 +74,14 @@ TEST(AmqpCodec, BitsShareOneOctetLowBitFirst) {
   q.auto_delete = true;  // bit 3
   q.no_wait = false;
   q.arguments.set("x-max-length", std::int32_t{10});
-  const std::string expect = "\x00\x32\x00\x0A"s           // class 50, method 10
-                             "\x00\x00"s                   // reserved-1
-                             "\x04jobs"s                   // queue
-                             "\x0A"s                       // passive 0, durable 1, excl 0, auto-delete 1
-                             "\x00\x00\x00\x12"s           // table: 18 bytes
-                             "\x0Cx-max-length"s "I\x00\x00\x00\x0A"s;
+  const std::string expect =
+      "\x00\x32\x00\x0A"s  // class 50, method 10
+      "\x00\x00"s          // reserved-1
+      "\x04jobs"s          // queue
+      "\x0A"s              // passive 0, durable 1, excl 0, auto-delete 1
+      "\x00\x00\x00\x12"s  // table: 18 bytes
+      "\x0Cx-max-length"s
+      "I\x00\x00\x00\x0A"s;
   EXPECT_EQ(encode(q), expect);
   EXPECT_EQ(std::get<QueueDeclare>(decode(expect)), q);
 }
@@ -88,7 +91,12 @@ TEST(AmqpCodec, BasicPublishAndItsFlags) {
   p.exchange = "ex";
   p.routing_key = "rk";
   p.mandatory = true;
-  const std::string expect = "\x00\x3C\x00\x28\x00\x00\x02" "ex" "\x02" "rk" "\x01"s;
+  const std::string expect =
+      "\x00\x3C\x00\x28\x00\x00\x02"
+      "ex"
+      "\x02"
+      "rk"
+      "\x01"s;
   EXPECT_EQ(encode(p), expect);
   EXPECT_EQ(std::get<BasicPublish>(decode(expect)), p);
   EXPECT_TRUE(BasicPublish::kHasContent);
@@ -181,7 +189,9 @@ TEST(AmqpCodec, DecodingIntoAMethodLeavesNothingOfTheOneBefore) {
 }
 
 TEST(AmqpCodec, MalformedArgumentsAreSyntaxErrorsAndUnknownIdsAreKnown) {
-  std::string truncated = "\x00\x3C\x00\x28\x00\x00\x05" "ab"s;  // exchange claims 5 bytes
+  std::string truncated =
+      "\x00\x3C\x00\x28\x00\x00\x05"
+      "ab"s;  // exchange claims 5 bytes
   Reader r(truncated);
   bool unknown = true;
   EXPECT_FALSE(decode_method(r, &unknown));
@@ -232,7 +242,9 @@ TEST(AmqpTable, ReferenceBytesForEachType) {
       {-2.0, "d\xC0\x00\x00\x00\x00\x00\x00\x00"s},
       {Decimal{2, 12345}, "D\x02\x00\x00\x30\x39"s},
       {"hi", "S\x00\x00\x00\x02hi"s},
-      {FieldArray{std::int32_t{1}, "a"}, "A\x00\x00\x00\x0BI\x00\x00\x00\x01S\x00\x00\x00\x01" "a"s},
+      {FieldArray{std::int32_t{1}, "a"},
+       "A\x00\x00\x00\x0BI\x00\x00\x00\x01S\x00\x00\x00\x01"
+       "a"s},
       {Timestamp{0x5F5E1000}, "T\x00\x00\x00\x00\x5F\x5E\x10\x00"s},
       {FieldTable{{"k", true}}, "F\x00\x00\x00\x04\x01kt\x01"s},
       {Void{}, "V"s},

@@ -1,11 +1,12 @@
 // chan_test.cpp: channels (runtime/src/chan.cpp), a semantics table after the Go spec.
+#include "weft/chan.h"
+
 #include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "weft/chan.h"
 #include "weft/introspect.h"
 #include "weft/time.h"
 #include "weft/waitgroup.h"

@@ -1,7 +1,8 @@
 // context_test.cpp: Context trees, cancellation and deadlines (runtime/src/context_tree.cpp).
+#include "weft/context.h"
+
 #include <chrono>
 
-#include "weft/context.h"
 #include "weft/select.h"
 #include "weft/time.h"
 #include "weft/waitgroup.h"

@@ -1,10 +1,11 @@
 // introspect_test.cpp: the fiber registry, counters and block profile
 // (runtime/src/introspect.cpp, registry.cpp, blockprof.cpp).
+#include "weft/introspect.h"
+
 #include <algorithm>
 #include <cstring>
 #include <mutex>
 
-#include "weft/introspect.h"
 #include "weft/mutex.h"
 #include "weft/time.h"
 #include "weft/waitgroup.h"
@@ -44,8 +45,7 @@ TEST_P(IntrospectTest, RegistryShowsStateReasonAndSite) {
       fs = weft::fibers();
       auto* s = find(fs, "sleeper");
       auto* l = find(fs, "locker");
-      if (s && l && s->state == weft::FiberState::waiting &&
-          l->state == weft::FiberState::waiting)
+      if (s && l && s->state == weft::FiberState::waiting && l->state == weft::FiberState::waiting)
         break;
       weft::yield();
     }

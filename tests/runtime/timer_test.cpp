@@ -147,7 +147,7 @@ TEST_P(TimerTest, TickerTicksUntilStopped) {
 TEST_P(TimerTest, TickerDropsTicksForSlowReaders) {
   run([&] {
     weft::Ticker tick(1ms);
-    weft::sleep_for(20ms);  // ~20 ticks pass unread
+    weft::sleep_for(20ms);     // ~20 ticks pass unread
     EXPECT_TRUE(tick.wait());  // one buffered tick, at once
     auto t0 = weft::Clock::now();
     EXPECT_TRUE(tick.wait());  // then a fresh one
@@ -159,7 +159,10 @@ TEST_P(TimerTest, TickerDropsTicksForSlowReaders) {
 TEST_P(TimerTest, DroppedHandleOfArmedTimerIsReclaimed) {
   run([&] {
     { weft::Timer t(1ms); }
-    { weft::Ticker k(1ms); k.stop(); }
+    {
+      weft::Ticker k(1ms);
+      k.stop();
+    }
     weft::sleep_for(5ms);  // the orphaned timer fires and frees itself (ASan checks)
   });
 }

@@ -1,6 +1,8 @@
 // trace_test.cpp: the scheduler event trace and WEFT_SCHEDTRACE (runtime/src/trace.cpp,
 // the hooks in proc.cpp, sysmon.cpp). Only events a workload forces are asserted: which
 // M runs what, and whether any steal happens, depends on timing.
+#include "weft/trace.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -11,7 +13,6 @@
 #include "weft/chan.h"
 #include "weft/introspect.h"
 #include "weft/time.h"
-#include "weft/trace.h"
 #include "weft/waitgroup.h"
 #include "weft_test.h"
 
@@ -88,7 +89,9 @@ TEST_P(TraceTest, NamedFiberParksOnChannelReceiveAndIsWoken) {
     EXPECT_LE(t.events.back().ts_ns, t.end_ns);
     EXPECT_TRUE(std::is_sorted(t.events.begin(), t.events.end(),
                                [](const auto& a, const auto& b) { return a.ts_ns < b.ts_ns; }));
-    auto of = [id](EventKind k) { return [id, k](const weft::trace::Event& e) { return e.kind == k && e.fiber == id; }; };
+    auto of = [id](EventKind k) {
+      return [id, k](const weft::trace::Event& e) { return e.kind == k && e.fiber == id; };
+    };
     const long create = index_of(t, 0, of(EventKind::fiber_create));
     const long run1 = index_of(t, create, of(EventKind::fiber_run));
     const long park = index_of(t, run1, [id](const weft::trace::Event& e) {
@@ -165,7 +168,9 @@ TEST_P(TraceTest, BlockingCallIsBracketed) {
     int r = weft::blocking([] { return 42; });
     weft::trace::Trace t = weft::trace::stop();
     EXPECT_EQ(r, 42);
-    auto mine = [me](EventKind k) { return [me, k](const weft::trace::Event& e) { return e.kind == k && e.fiber == me; }; };
+    auto mine = [me](EventKind k) {
+      return [me, k](const weft::trace::Event& e) { return e.kind == k && e.fiber == me; };
+    };
     const long enter = index_of(t, 0, mine(EventKind::blocking_enter));
     ASSERT_GE(enter, 0);
     EXPECT_GE(t.events[enter].p, 0);  // entered holding its P
@@ -187,9 +192,10 @@ TEST_P(TraceTest, FullRingsOverwriteTheOldestAndCountThem) {
     for (const auto& [m, n] : per_m) EXPECT_LE(n, kCap) << "M " << m;
     // What is kept is the newest: the last event of main's M is main's last run.
     const weft::FiberId me = weft::this_fiber_id();
-    EXPECT_GE(index_of(t, 0, [me](const weft::trace::Event& e) {
-                return e.kind == EventKind::fiber_run && e.fiber == me;
-              }),
+    EXPECT_GE(index_of(t, 0,
+                       [me](const weft::trace::Event& e) {
+                         return e.kind == EventKind::fiber_run && e.fiber == me;
+                       }),
               0);
   });
 }

@@ -46,6 +46,6 @@ class WeftTest : public ::testing::TestWithParam<int> {
   weft::WaitGroup helpers_;
 };
 
-#define WEFT_INSTANTIATE(suite) \
+#define WEFT_INSTANTIATE(suite)                                          \
   INSTANTIATE_TEST_SUITE_P(Procs, suite, ::testing::Values(1, 2, 4, 64), \
                            [](const auto& info) { return std::to_string(info.param) + "procs"; })

@@ -154,7 +154,8 @@ void spawn(long n) {
     for (long i = 0; i < n; i++) bf::fiber([&wg] { wg.done(); }).detach();
     wg.wait();
     double ms = ms_since(t0);
-    std::printf("bench=spawn impl=boostfiber n=%ld elapsed_ms=%.3f ns_per_op=%.1f", n, ms, per(ms, n));
+    std::printf("bench=spawn impl=boostfiber n=%ld elapsed_ms=%.3f ns_per_op=%.1f", n, ms,
+                per(ms, n));
     eol();
   });
 }
@@ -172,7 +173,8 @@ void yield_bench(long n) {
     });
   for (auto& f : fs) f.join();
   double ms = ms_since(t0);
-  std::printf("bench=yield impl=boostfiber n=%ld elapsed_ms=%.3f ns_per_roundtrip=%.1f\n", n, ms, per(ms, n));
+  std::printf("bench=yield impl=boostfiber n=%ld elapsed_ms=%.3f ns_per_roundtrip=%.1f\n", n, ms,
+              per(ms, n));
 }
 
 void idle(long g) {
@@ -216,8 +218,8 @@ void idlecpu(long ms_arg) {
     boost::this_fiber::sleep_for(std::chrono::milliseconds(ms_arg));
     double wall = ms_since(t0);
     double cpu = cpu_ms() - c0;
-    std::printf("bench=idlecpu impl=boostfiber ms=%ld elapsed_ms=%.3f cpu_percent=%.2f", ms_arg, wall,
-                100.0 * cpu / wall);
+    std::printf("bench=idlecpu impl=boostfiber ms=%ld elapsed_ms=%.3f cpu_percent=%.2f", ms_arg,
+                wall, 100.0 * cpu / wall);
     eol();
   });
 }
@@ -239,8 +241,8 @@ void mutex_bench(long n) {
       }).detach();
     wg.wait();
     double ms = ms_since(t0);
-    std::printf("bench=mutex impl=boostfiber n=%ld elapsed_ms=%.3f ns_per_op=%.1f counter=%ld", n, ms,
-                per(ms, n), counter);
+    std::printf("bench=mutex impl=boostfiber n=%ld elapsed_ms=%.3f ns_per_op=%.1f counter=%ld", n,
+                ms, per(ms, n), counter);
     eol();
   });
 }
@@ -319,7 +321,8 @@ void pingpong(long n) {
     double ms = ms_since(t0);
     a.close();
     echo.join();
-    std::printf("bench=pingpong impl=boostfiber n=%ld elapsed_ms=%.3f ns_per_roundtrip=%.1f", n, ms, per(ms, n));
+    std::printf("bench=pingpong impl=boostfiber n=%ld elapsed_ms=%.3f ns_per_roundtrip=%.1f", n, ms,
+                per(ms, n));
     eol();
   });
 }
@@ -353,7 +356,8 @@ void ring(long g, long n) {
     double ms = ms_since(t0);
     for (auto& c : chans) c->close();
     exited.wait();
-    std::printf("bench=ring impl=boostfiber g=%ld n=%ld elapsed_ms=%.3f ns_per_pass=%.1f", g, n, ms, per(ms, n));
+    std::printf("bench=ring impl=boostfiber g=%ld n=%ld elapsed_ms=%.3f ns_per_pass=%.1f", g, n, ms,
+                per(ms, n));
     eol();
   });
 }
@@ -374,8 +378,9 @@ void select_bench(long n) {
     double ms = ms_since(t0);
     producers.wait();
     if (sum != 4 * (per4 * (per4 - 1) / 2)) std::fprintf(stderr, "select: bad sum %ld\n", sum);
-    std::printf("bench=select impl=boostfiber n=%ld elapsed_ms=%.3f ns_per_msg=%.1f note=no_select_fan_in", total,
-                ms, per(ms, total));
+    std::printf(
+        "bench=select impl=boostfiber n=%ld elapsed_ms=%.3f ns_per_msg=%.1f note=no_select_fan_in",
+        total, ms, per(ms, total));
     eol();
   });
 }

@@ -46,8 +46,7 @@ class Context {
   std::optional<Clock::time_point> deadline() const;
 
  private:
-  friend std::pair<Context, std::function<void()>> with_deadline(const Context&,
-                                                                 Clock::time_point);
+  friend std::pair<Context, std::function<void()>> with_deadline(const Context&, Clock::time_point);
   friend std::pair<Context, std::function<void()>> with_cancel(const Context&);
   explicit Context(std::shared_ptr<detail::ContextState> s) : s_(std::move(s)) {}
   std::shared_ptr<detail::ContextState> s_;  // nullptr: background

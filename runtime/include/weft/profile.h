@@ -19,10 +19,10 @@ struct Sample {
   std::vector<std::uintptr_t> pcs;  // innermost first; return addresses except pcs[0]
                                     // of a CPU sample, which is the interrupted PC
   Labels labels;
-  FiberId fiber = 0;                // CPU: the fiber interrupted (0: the scheduler), of
-                                    // the first sample aggregated here; block/mutex: 0
-  std::int64_t count = 0;           // samples / contention events
-  std::int64_t value = 0;           // CPU: count * period ns; block/mutex: delay ns
+  FiberId fiber = 0;       // CPU: the fiber interrupted (0: the scheduler), of
+                           // the first sample aggregated here; block/mutex: 0
+  std::int64_t count = 0;  // samples / contention events
+  std::int64_t value = 0;  // CPU: count * period ns; block/mutex: delay ns
 };
 
 // ---- CPU -----------------------------------------------------------------------------
@@ -34,11 +34,11 @@ bool start_cpu(int hz = 100);
 
 struct CpuProfile {
   int hz = 0;
-  std::int64_t period_ns = 0;       // 1e9 / hz
-  std::int64_t start_ns = 0;        // wall clock (unix ns) when started
+  std::int64_t period_ns = 0;  // 1e9 / hz
+  std::int64_t start_ns = 0;   // wall clock (unix ns) when started
   std::int64_t duration_ns = 0;
-  std::uint64_t lost = 0;           // samples dropped (buffer full)
-  std::vector<Sample> samples;      // aggregated by (stack, labels)
+  std::uint64_t lost = 0;       // samples dropped (buffer full)
+  std::vector<Sample> samples;  // aggregated by (stack, labels)
 };
 // stop_cpu() disarms the timers and returns what was recorded. Empty if none running.
 CpuProfile stop_cpu();
@@ -51,8 +51,8 @@ bool cpu_running();
 // chain), aggregated by (stack, labels); value is the total delay in ns.
 std::vector<Sample> block();
 std::vector<Sample> mutex();
-std::int64_t block_rate();      // current rate (ns), for the profile's period
-int mutex_fraction();           // current fraction
+std::int64_t block_rate();  // current rate (ns), for the profile's period
+int mutex_fraction();       // current fraction
 
 // ---- Fibers ------------------------------------------------------------------------------
 struct FiberStack {

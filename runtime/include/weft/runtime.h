@@ -24,9 +24,9 @@
 #include <cstdint>
 #include <exception>
 #include <optional>
-#include <type_traits>
 #include <source_location>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "weft/detail/function.h"

@@ -35,10 +35,10 @@ class RWMutex {
  private:
   // All fields are guarded by waiters_.lock (a short spin lock; never held across a
   // park: the park releases it after the fiber has switched away).
-  std::int32_t readers_ = 0;         // active readers
-  bool writer_ = false;              // a writer holds the lock
-  std::int32_t writers_waiting_ = 0; // writers queued in waiters_
-  detail::WaitList waiters_;         // readers and writers, FIFO
+  std::int32_t readers_ = 0;          // active readers
+  bool writer_ = false;               // a writer holds the lock
+  std::int32_t writers_waiting_ = 0;  // writers queued in waiters_
+  detail::WaitList waiters_;          // readers and writers, FIFO
 };
 
 }  // namespace weft

@@ -21,29 +21,29 @@
 namespace weft::trace {
 
 enum class EventKind : std::uint8_t {
-  fiber_create,   // fiber = new fiber, arg = creator's fiber id (0 if none)
-  fiber_run,      // an M starts running `fiber` on P `p`
-  fiber_stop,     // `fiber` stops running: yield (arg=0), preempted (arg=1; also a fiber
-                  // back from blocking() whose P was taken), exit (arg=2)
-  fiber_park,     // `fiber` parks; reason says why
-  fiber_unpark,   // `fiber` made runnable by the fiber running on this M (or a thread)
-  steal,          // P `p` stole `arg` fibers from P `arg2`
-  handoff,        // sysmon retook P `p` from M in a blocking call (arg = M id)
-  blocking_enter, // `fiber` entered weft::blocking()
-  blocking_exit,  // and left it
-  netpoll_wake,   // the netpoller made `arg` fibers runnable
-  m_park,         // this M parks (no work)
-  m_unpark,       // this M woke up
-  stack_free,     // stacks returned to the kernel (arg = count): stack GC
+  fiber_create,    // fiber = new fiber, arg = creator's fiber id (0 if none)
+  fiber_run,       // an M starts running `fiber` on P `p`
+  fiber_stop,      // `fiber` stops running: yield (arg=0), preempted (arg=1; also a fiber
+                   // back from blocking() whose P was taken), exit (arg=2)
+  fiber_park,      // `fiber` parks; reason says why
+  fiber_unpark,    // `fiber` made runnable by the fiber running on this M (or a thread)
+  steal,           // P `p` stole `arg` fibers from P `arg2`
+  handoff,         // sysmon retook P `p` from M in a blocking call (arg = M id)
+  blocking_enter,  // `fiber` entered weft::blocking()
+  blocking_exit,   // and left it
+  netpoll_wake,    // the netpoller made `arg` fibers runnable
+  m_park,          // this M parks (no work)
+  m_unpark,        // this M woke up
+  stack_free,      // stacks returned to the kernel (arg = count): stack GC
 };
 const char* to_string(EventKind k);
 
 struct Event {
-  std::int64_t ts_ns;     // monotonic (now_ns() clock)
+  std::int64_t ts_ns;  // monotonic (now_ns() clock)
   EventKind kind;
-  WaitReason reason;      // fiber_park only
-  std::int16_t p;         // P id, -1 if none
-  std::int32_t m;         // M id, -1 if not an M (sysmon: -2)
+  WaitReason reason;  // fiber_park only
+  std::int16_t p;     // P id, -1 if none
+  std::int32_t m;     // M id, -1 if not an M (sysmon: -2)
   FiberId fiber;
   std::uint64_t arg;
   std::uint64_t arg2;
@@ -53,9 +53,9 @@ struct Event {
 // trace is already running.
 bool start(std::size_t events_per_m = 1 << 16);
 struct Trace {
-  std::int64_t start_ns = 0, end_ns = 0;   // monotonic
-  std::uint64_t lost = 0;                  // events overwritten
-  std::vector<Event> events;               // sorted by ts_ns
+  std::int64_t start_ns = 0, end_ns = 0;                     // monotonic
+  std::uint64_t lost = 0;                                    // events overwritten
+  std::vector<Event> events;                                 // sorted by ts_ns
   std::vector<std::pair<FiberId, std::string>> fiber_names;  // named fibers seen
 };
 // stop() ends the trace and returns its events. Empty if none running.

@@ -45,7 +45,7 @@ class FieldTable {
   void set(std::string key, FieldValue value);
   void push_back(std::string key, FieldValue value);
   void reserve(std::size_t n);
-  bool empty() const;  // defined below FieldValue: clang instantiates constexpr
+  bool empty() const;        // defined below FieldValue: clang instantiates constexpr
   std::size_t size() const;  // vector members at once and needs it complete
   auto begin() const { return entries_.begin(); }
   auto end() const { return entries_.end(); }
@@ -81,8 +81,8 @@ struct FieldValue {
 
   FieldValue() = default;
   template <class T>
-    requires std::is_constructible_v<Variant, T&&>
-  FieldValue(T&& x) : v(std::forward<T>(x)) {}  // NOLINT: implicit, like the variant
+  requires std::is_constructible_v<Variant, T&&> FieldValue(T&& x)
+      : v(std::forward<T>(x)) {}                    // NOLINT: implicit, like the variant
   FieldValue(const char* s) : v(std::string(s)) {}  // NOLINT
 
   template <class T>
@@ -164,8 +164,8 @@ class Reader {
   }
   [[gnu::always_inline]] std::uint32_t u32() {
     if (!need(4)) return 0;
-    std::uint32_t v = std::uint32_t(p_[0]) << 24 | std::uint32_t(p_[1]) << 16 |
-                      std::uint32_t(p_[2]) << 8 | p_[3];
+    std::uint32_t v =
+        std::uint32_t(p_[0]) << 24 | std::uint32_t(p_[1]) << 16 | std::uint32_t(p_[2]) << 8 | p_[3];
     p_ += 4;
     return v;
   }

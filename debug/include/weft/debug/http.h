@@ -23,9 +23,9 @@
 namespace weft::debug {
 
 struct Request {
-  std::string method;   // "GET", "POST", ...
-  std::string target;   // as sent: "/debug/pprof/profile?seconds=5"
-  std::string path;     // "/debug/pprof/profile" (percent-decoded)
+  std::string method;                        // "GET", "POST", ...
+  std::string target;                        // as sent: "/debug/pprof/profile?seconds=5"
+  std::string path;                          // "/debug/pprof/profile" (percent-decoded)
   std::map<std::string, std::string> query;  // decoded query parameters
   std::string body;
   net::Address remote;

@@ -36,7 +36,7 @@ struct SelCase {
   void* elem = nullptr;      // send: the value; receive: raw storage for one T
   bool send = false;
   bool is_default = false;
-  bool ok = false;           // receive: a value arrived (false: closed)
+  bool ok = false;  // receive: a value arrived (false: closed)
 };
 int select_impl(SelCase* cases, int n, const std::source_location& site);
 
@@ -99,11 +99,11 @@ class ChanCore {
   std::size_t size_;  // ops_->size and ops_->trivial, kept next to the state
   bool trivial_;
   std::size_t cap_;
-  unsigned char* buf_;       // cap_ slots of size_ bytes
-  std::size_t head_ = 0;     // next slot to receive from
-  std::size_t count_ = 0;    // elements in buf_
+  unsigned char* buf_;     // cap_ slots of size_ bytes
+  std::size_t head_ = 0;   // next slot to receive from
+  std::size_t count_ = 0;  // elements in buf_
   bool closed_ = false;
-  mutable WaitList recvq_;   // its lock word is the channel's lock
+  mutable WaitList recvq_;  // its lock word is the channel's lock
   WaitList sendq_;
 };
 

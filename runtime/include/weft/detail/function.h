@@ -68,13 +68,12 @@ class Function {
     void (*destroy)(void*) noexcept;
   };
   template <class D>
-  static constexpr Ops inline_ops = {
-      [](void* p) { (*static_cast<D*>(p))(); },
-      [](void* dst, void* src) noexcept {
-        ::new (dst) D(std::move(*static_cast<D*>(src)));
-        static_cast<D*>(src)->~D();
-      },
-      [](void* p) noexcept { static_cast<D*>(p)->~D(); }};
+  static constexpr Ops inline_ops = {[](void* p) { (*static_cast<D*>(p))(); },
+                                     [](void* dst, void* src) noexcept {
+                                       ::new (dst) D(std::move(*static_cast<D*>(src)));
+                                       static_cast<D*>(src)->~D();
+                                     },
+                                     [](void* p) noexcept { static_cast<D*>(p)->~D(); }};
   template <class D>
   static constexpr Ops heap_ops = {
       [](void* p) { (**static_cast<D**>(p))(); },
