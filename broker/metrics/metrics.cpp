@@ -15,7 +15,8 @@ void sample_all(std::vector<std::weak_ptr<T>>& list, std::vector<S>* out, F copy
   for (std::size_t i = 0; i < list.size(); i++) {
     if (auto p = list[i].lock()) {
       out->push_back(copy(*p));
-      list[keep++] = std::move(list[i]);
+      if (keep != i) list[keep] = std::move(list[i]);  // (a self-move would empty it)
+      keep++;
     }
   }
   list.resize(keep);

@@ -782,6 +782,53 @@ class Paging(unittest.TestCase):
             self.check(drain(ch, 'paged', 100))
 
 
+class Metrics(unittest.TestCase):
+    """/debug/vars' weftd entry is read from the broker's metrics registry, as snapshots:
+    its counts follow connections, channels, queues, consumers and ready messages as
+    they come and go."""
+
+    @staticmethod
+    def settled(w, want, timeout=10):
+        """The vars once every key of want has its value (closes are asynchronous), or
+        the last vars seen after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            v = Paging.weftd_vars(w)
+            if all(v[k] == x for k, x in want.items()) or time.monotonic() > deadline:
+                return v
+            time.sleep(0.05)
+
+    def test_vars_count_connections_channels_queues_and_ready_messages(self):
+        with WeftdProcess(WEFTD) as w:
+            params = pika.ConnectionParameters('127.0.0.1', w.port)
+            c1, c2 = pika.BlockingConnection(params), pika.BlockingConnection(params)
+            ch1, ch2, ch3 = c1.channel(), c1.channel(), c2.channel()
+            ch1.queue_declare('m1')
+            ch1.queue_declare('m2')
+            ch1.confirm_delivery()
+            for i in range(5):
+                ch1.basic_publish('', 'm1', b'x' * i)
+            ch3.basic_consume('m2', lambda *a: None)
+            want = {'connections': 2, 'channels': 3, 'queues': 2, 'messages_ready': 5,
+                    'consumers': 1}
+            v = self.settled(w, want)
+            self.assertEqual({k: v[k] for k in want}, want, v)
+            self.assertGreater(v['message_bytes'], 0)
+            c2.close()
+            ch2.close()
+            want = {'connections': 1, 'channels': 1, 'queues': 2, 'consumers': 0}
+            v = self.settled(w, want)
+            self.assertEqual({k: v[k] for k in want}, want, v)
+            ch1.queue_delete('m1')
+            want = {'queues': 1, 'messages_ready': 0, 'message_bytes': 0}
+            v = self.settled(w, want)
+            self.assertEqual({k: v[k] for k in want}, want, v)
+            c1.close()
+            v = self.settled(w, {'connections': 0, 'channels': 0})
+            self.assertEqual((v['connections'], v['channels']), (0, 0), v)
+            self.assertEqual(w.stop(), 0)
+
+
 class FlowControl(unittest.TestCase):
     def test_memory_alarm_blocks_publishers_until_consumers_drain(self):
         with WeftdProcess(WEFTD, '--memory-high-watermark', '4000000') as w:

@@ -244,6 +244,27 @@ TEST_P(CoreTest, RequeueGoesBackToTheHeadInOrderAndRedelivered) {
   });
 }
 
+TEST(MetricsRegistry, SnapshotsListTheLiveBlocksEveryTime) {
+  metrics::Registry r;
+  auto a = r.add_queue("/", "a");
+  auto b = r.add_queue("/", "b");
+  auto c = r.add_channel(7, 1);
+  a->published.add(3);
+  for (int i = 0; i < 3; i++) {  // a snapshot must not consume what it reads
+    auto s = r.snapshot();
+    ASSERT_EQ(s.queues.size(), 2u) << "snapshot " << i;
+    EXPECT_EQ(s.queues[0].published, 3u);
+    ASSERT_EQ(s.channels.size(), 1u);
+    EXPECT_EQ(s.channels[0].connection, 7u);
+  }
+  a.reset();
+  c.reset();
+  auto s = r.snapshot();
+  ASSERT_EQ(s.queues.size(), 1u);
+  EXPECT_EQ(s.queues[0].name, "b");
+  EXPECT_TRUE(s.channels.empty());
+}
+
 TEST_P(CoreTest, MessageBytesFollowLiveMessages) {
   run([] {
     World w;
