@@ -39,9 +39,9 @@ void Channel::on(const amqp::ExchangeDeclare& m, Command&) {
       inequivalent("auto_delete", text::yes(m.auto_delete), text::yes(e->options().auto_delete));
     if (e->options().internal != m.internal)
       inequivalent("internal", text::yes(m.internal), text::yes(e->options().internal));
-    ExchangePtr asked = make_exchange(m.exchange, type, opts);
-    if (e->alternate_exchange() != asked->alternate_exchange())
-      inequivalent("alternate-exchange", asked->alternate_exchange(), e->alternate_exchange());
+    const std::string asked_ae = alternate_exchange_of(m.arguments);
+    if (e->alternate_exchange() != asked_ae)
+      inequivalent("alternate-exchange", asked_ae, e->alternate_exchange());
   }
   if (!m.no_wait) send(amqp::ExchangeDeclareOk{});
 }

@@ -56,8 +56,8 @@ Exchange::Exchange(std::string name, ExchangeType type, ExchangeOptions opts)
 
 Exchange::~Exchange() = default;
 
-std::string Exchange::alternate_exchange() const {
-  if (const FieldValue* v = opts_.arguments.find("alternate-exchange"))
+std::string alternate_exchange_of(const FieldTable& arguments) {
+  if (const FieldValue* v = arguments.find("alternate-exchange"))
     if (const auto* s = v->get<std::string>()) return *s;
   return "";
 }

@@ -66,6 +66,10 @@ struct ExchangeOptions {
   weft::amqp::FieldTable arguments;
 };
 
+// alternate_exchange_of(): the "alternate-exchange" argument of an exchange's
+// arguments, or "".
+std::string alternate_exchange_of(const weft::amqp::FieldTable& arguments);
+
 class Exchange {
  public:
   Exchange(std::string name, ExchangeType type, ExchangeOptions opts);
@@ -77,7 +81,7 @@ class Exchange {
   ExchangeType type() const { return type_; }
   const ExchangeOptions& options() const { return opts_; }
   // alternate_exchange(): the "alternate-exchange" argument, or "".
-  std::string alternate_exchange() const;
+  std::string alternate_exchange() const { return alternate_exchange_of(opts_.arguments); }
 
   // bind() adds a binding; binding twice is a no-op (as in RabbitMQ).
   void bind(const Destination& d, const std::string& key, const weft::amqp::FieldTable& args);

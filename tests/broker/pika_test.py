@@ -147,6 +147,16 @@ class Routing(Base):
         self.assertEqual(self.ch.basic_get(alt_q, auto_ack=True)[2], b'to-alt')
         self.ch.exchange_delete('with-alt')
 
+    def test_redeclaring_with_another_alternate_exchange_is_406(self):
+        self.ch.exchange_declare('ae-x', 'direct', arguments={'alternate-exchange': 'a'})
+        self.ch.exchange_declare('ae-x', 'direct', arguments={'alternate-exchange': 'a'})
+        with self.assertRaises(ChannelClosedByBroker) as cm:
+            self.ch.exchange_declare('ae-x', 'direct', arguments={'alternate-exchange': 'b'})
+        self.assertEqual(cm.exception.reply_code, 406)
+        self.assertIn("inequivalent arg 'alternate-exchange'", cm.exception.reply_text)
+        ch = self.conn.channel()
+        ch.exchange_delete('ae-x')
+
     def test_deleting_a_queue_or_exchange_forgets_its_bindings(self):
         # Bindings to a deleted queue or exchange go with it, wherever they were, and an
         # auto-delete exchange goes when the last queue bound to it does.
