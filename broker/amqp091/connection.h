@@ -45,13 +45,13 @@ namespace weftd {
 class Channel;
 
 // ConnectionLimits: what the server offers every client (config/config.h's values).
-struct ConnectionLimits {
-  std::uint16_t channel_max = 2047;
-  std::uint32_t frame_max = 131072;
-  std::uint16_t heartbeat = 60;
-  std::uint64_t max_message_size = 128ull << 20;
-  std::chrono::seconds handshake_timeout{10};
-  std::size_t max_output_backlog = 1 << 20;
+struct ConnectionLimits {  // (the defaults are Config's: server/ copies them in)
+  std::uint16_t channel_max = 0;
+  std::uint32_t frame_max = 0;
+  std::uint16_t heartbeat = 0;
+  std::uint64_t max_message_size = 0;
+  std::chrono::seconds handshake_timeout{0};
+  std::size_t max_output_backlog = 0;
 };
 
 // ServerContext: what a connection needs of the server that accepted it. Everything

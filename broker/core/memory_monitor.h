@@ -6,7 +6,6 @@
 // polled, not signalled, so that freeing a message costs an atomic subtraction only.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 
 #include "metrics/metrics.h"
@@ -20,9 +19,7 @@ class MemoryMonitor {
     registry.memory_high_watermark.store(watermark, std::memory_order_relaxed);
   }
   // alarm(): live messages hold more than the watermark. Any fiber.
-  bool alarm() const {
-    return static_cast<std::uint64_t>(std::max<std::int64_t>(0, bytes_.load())) > watermark_;
-  }
+  bool alarm() const { return metrics::over_watermark(bytes_.load(), watermark_); }
   std::uint64_t watermark() const { return watermark_; }
   // message_bytes(): the gauge a new message accounts itself in (Message::account()).
   metrics::SharedGauge& message_bytes() { return bytes_; }

@@ -9,8 +9,7 @@
 namespace weftd {
 
 std::string weftd_vars(const metrics::Snapshot& s) {
-  const bool alarm =
-      s.message_bytes > 0 && static_cast<std::uint64_t>(s.message_bytes) > s.memory_high_watermark;
+  const bool alarm = metrics::over_watermark(s.message_bytes, s.memory_high_watermark);
   std::int64_t ready = 0, consumers = 0;
   for (const auto& q : s.queues) ready += q.ready, consumers += q.consumers;
   nlohmann::json v = {{"connections", s.connections.size()},

@@ -106,6 +106,12 @@ struct ConnectionSample {
   bool open;
   std::int64_t channels, recv_bytes, send_bytes;
 };
+// over_watermark(): message bytes above the memory high watermark -- the memory alarm's
+// one test, for the broker (core/memory_monitor.h) and for a snapshot's reader alike.
+inline bool over_watermark(std::int64_t message_bytes, std::uint64_t watermark) {
+  return message_bytes > 0 && static_cast<std::uint64_t>(message_bytes) > watermark;
+}
+
 struct Snapshot {
   std::vector<QueueSample> queues;
   std::vector<ChannelSample> channels;

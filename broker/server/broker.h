@@ -34,7 +34,6 @@ class Broker {
   explicit Broker(const Config& cfg);
   ~Broker();
 
-  const Config& config() const { return cfg_; }
   metrics::Registry& metrics() { return metrics_; }
 
   // serve() accepts connections on `ln` until it is closed, a fiber per connection,

@@ -73,7 +73,6 @@ class MemoryStoreFactory final : public QueueStoreFactory {
       : paging_(std::move(paging)), registry_(registry) {}
   std::unique_ptr<QueueStore> make(const std::string& vhost, const std::string& queue,
                                    const QueueOptions& opts) override;
-  const PagingSettings& paging() const { return paging_; }
 
  private:
   const PagingSettings paging_;
